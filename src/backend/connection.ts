@@ -1,0 +1,437 @@
+// One connection from Sluice to a MariaDB/MySQL server: connect, TLS, authenticate, turn on session
+// tracking, then carry commands. While a client's command runs, response bytes go through the
+// ResponseScanner straight to that client's handler; Sluice's own commands use InternalResponse.
+import net from 'node:net';
+import tls from 'node:tls';
+import { Capability, Command, DEFAULT_COLLATION_ID } from '../protocol/constants.js';
+import { PacketFramer, type Packet } from '../protocol/framer.js';
+import { parseHandshakeV10, parseAuthSwitchRequest, writeHandshakeResponse, writeSslRequest } from '../protocol/handshake.js';
+import { nativeStage1, nativeToken, sha2Token } from '../protocol/auth.js';
+import { parseErr, parseOk } from '../protocol/packets.js';
+import { PacketWriter } from '../protocol/writer.js';
+import { ResponseKind, ResponseScanner, type ResponseHandler } from '../protocol/response-scanner.js';
+import { BackendError, InternalResponse } from './internal-response.js';
+import { SessionState } from './session-state.js';
+import { charsetVariables } from './collations.js';
+import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
+
+export interface BackendEndpoint {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface BackendTlsOptions {
+  ca?: string | Buffer;
+  rejectUnauthorized: boolean;
+}
+
+export interface BackendCredentials {
+  user: string;
+  /** Plaintext password, when known. */
+  password?: string;
+  /** SHA1(password): enough for mysql_native_password. */
+  stage1?: Buffer;
+}
+
+/** Notified when the connection dies; the pool and the client session serving on it listen. */
+export interface BackendOwner {
+  onBackendClosed(conn: BackendConnection, err: Error | null): void;
+}
+
+const BASE_CAPABILITIES =
+  Capability.LONG_PASSWORD |
+  Capability.LONG_FLAG |
+  Capability.PROTOCOL_41 |
+  Capability.TRANSACTIONS |
+  Capability.SECURE_CONNECTION |
+  Capability.MULTI_RESULTS |
+  Capability.PS_MULTI_RESULTS |
+  Capability.PLUGIN_AUTH |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+  Capability.CONNECT_ATTRS |
+  Capability.SESSION_TRACK;
+
+/** The baseline of a fresh backend session (what SessionState diffs are relative to). */
+export const BACKEND_BASELINE = charsetVariables(DEFAULT_COLLATION_ID);
+
+const TRACKING_SQL =
+  "SET SESSION session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
+
+let nextLocalId = 1;
+
+export class BackendConnection {
+  readonly localId = nextLocalId++;
+  socket: net.Socket;
+  threadId = 0;
+  serverVersion = '';
+  capabilities = 0;
+  readonly scanner = new ResponseScanner();
+  readonly state = new SessionState();
+  /** Prepared statements on this server session: cache key → backend statement. LRU by Map order. */
+  readonly statements = new Map<string, BackendStatement>();
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  /** The last GTID this session's writes produced (from session tracking), for read-your-writes. */
+  lastGtid = '';
+  closed = false;
+  owner: BackendOwner | null = null;
+  /** Pool bookkeeping. */
+  poolKey = '';
+  /** When set, the connection was left in an unknown state and must not be reused. */
+  broken = false;
+  private framer: PacketFramer | null = new PacketFramer();
+  private pendingInternal: InternalResponse | null = null;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.state.clear(BACKEND_BASELINE);
+  }
+
+  static async connect(
+    endpoint: BackendEndpoint,
+    creds: BackendCredentials,
+    profileCaps: number,
+    opts: { connectTimeoutMs: number; tls?: BackendTlsOptions | null },
+  ): Promise<BackendConnection> {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    const conn = new BackendConnection(socket);
+    const timer = setTimeout(() => {
+      socket.destroy(new BackendError(`connect to ${endpoint.name} (${endpoint.host}:${endpoint.port}) timed out`, 2013, 'HY000', 'SLUICE_BACKEND_CONNECT_TIMEOUT'));
+    }, opts.connectTimeoutMs);
+    try {
+      await conn.handshake(endpoint, creds, profileCaps, opts.tls ?? null);
+      await conn.query(TRACKING_SQL);
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return conn;
+  }
+
+  private handshake(endpoint: BackendEndpoint, creds: BackendCredentials, profileCaps: number, tlsOpts: BackendTlsOptions | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let seq = 0;
+      let scramble: Buffer = Buffer.alloc(0);
+      let step: 'greeting' | 'auth' = 'greeting';
+      let secure = false;
+      const fail = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onError = (err: Error) => fail(err);
+      const onClose = () => fail(new BackendError(`connection to ${endpoint.name} closed during handshake`, 2013, 'HY000', 'SLUICE_BACKEND_LOST'));
+      const cleanup = () => {
+        this.socket.off('data', onData);
+        this.socket.off('error', onError);
+        this.socket.off('close', onClose);
+      };
+      const send = (w: PacketWriter) => {
+        seq = (seq + 1) & 0xff;
+        this.socket.write(w.finish(seq));
+      };
+      const onPacket = (p: Packet) => {
+        seq = p.seq;
+        const first = p.payload[0];
+        if (step === 'greeting') {
+          if (first === 0xff) {
+            const e = parseErr(p.payload);
+            fail(new BackendError(e.message, e.code, e.sqlState));
+            return;
+          }
+          const h = parseHandshakeV10(p.payload);
+          this.threadId = h.connectionId;
+          this.serverVersion = h.serverVersion;
+          scramble = h.scramble;
+          let caps = (BASE_CAPABILITIES | profileCaps) & (h.capabilities | Capability.LONG_PASSWORD);
+          caps |= profileCaps & h.capabilities;
+          if (tlsOpts) {
+            if (!(h.capabilities & Capability.SSL)) {
+              fail(new BackendError(`backend ${endpoint.name} does not support TLS`, 2026, 'HY000', 'SLUICE_BACKEND_TLS'));
+              return;
+            }
+            caps |= Capability.SSL;
+          }
+          this.capabilities = caps;
+          const fields = { capabilities: caps, mariaCapabilities: 0, maxPacketSize: 0x40000000, collation: DEFAULT_COLLATION_ID };
+          step = 'auth';
+          if (tlsOpts) {
+            send(writeSslRequest(fields));
+            this.socket.off('data', onData);
+            this.socket.off('error', onError);
+            this.socket.off('close', onClose);
+            const secureSocket = tls.connect({
+              socket: this.socket,
+              ca: tlsOpts.ca,
+              rejectUnauthorized: tlsOpts.rejectUnauthorized,
+              servername: net.isIP(endpoint.host) ? undefined : endpoint.host,
+            });
+            this.socket = secureSocket;
+            secure = true;
+            secureSocket.on('data', onData);
+            secureSocket.on('error', onError);
+            secureSocket.on('close', onClose);
+            secureSocket.once('secureConnect', () => sendResponse(fields));
+            return;
+          }
+          sendResponse(fields);
+          return;
+        }
+        // auth step
+        if (first === 0x00) {
+          cleanup();
+          this.framer = null;
+          this.attachDataPath();
+          resolve();
+          return;
+        }
+        if (first === 0xff) {
+          const e = parseErr(p.payload);
+          fail(new BackendError(e.message, e.code, e.sqlState));
+          return;
+        }
+        if (first === 0xfe) {
+          const sw = parseAuthSwitchRequest(p.payload);
+          scramble = sw.data;
+          const token = authToken(sw.plugin, creds, scramble, secure);
+          if (token === null) {
+            fail(new BackendError(`backend ${endpoint.name} asks for auth plugin ${sw.plugin}, which Sluice cannot answer for user ${creds.user}`, 1251, '08004', 'SLUICE_BACKEND_AUTH_PLUGIN'));
+            return;
+          }
+          send(new PacketWriter(64).bytes(token));
+          return;
+        }
+        if (first === 0x01) {
+          // caching_sha2_password (MySQL 8 backends): 0x03 fast auth ok, 0x04 full auth needed.
+          const status = p.payload[1];
+          if (status === 0x03) return;
+          if (status === 0x04) {
+            if (creds.password === undefined) {
+              fail(new BackendError(`backend ${endpoint.name} needs the plaintext password of ${creds.user}`, 1045, '28000', 'SLUICE_BACKEND_AUTH'));
+              return;
+            }
+            if (secure) send(new PacketWriter(64).string(creds.password).u8(0));
+            else send(new PacketWriter(8).u8(0x02));
+            return;
+          }
+          // Public key for RSA full auth.
+          const pem = p.payload.subarray(1).toString('utf8');
+          const pw = Buffer.from(creds.password + '\0', 'utf8');
+          for (let i = 0; i < pw.length; i++) pw[i] = pw[i]! ^ scramble[i % scramble.length]!;
+          const enc = publicEncrypt({ key: pem, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING }, pw);
+          send(new PacketWriter(enc.length + 4).bytes(enc));
+          return;
+        }
+        fail(new BackendError(`unexpected packet 0x${(first ?? 0).toString(16)} during authentication`, 2027, 'HY000', 'SLUICE_BACKEND_PROTOCOL'));
+      };
+      const sendResponse = (fields: { capabilities: number; mariaCapabilities: number; maxPacketSize: number; collation: number }) => {
+        const token = authToken('mysql_native_password', creds, scramble, secure) ?? Buffer.alloc(0);
+        send(
+          writeHandshakeResponse({
+            ...fields,
+            user: creds.user,
+            authResponse: token,
+            database: null,
+            authPlugin: 'mysql_native_password',
+            attributes: { _client_name: 'sluice', program_name: 'sluice' },
+          }),
+        );
+      };
+      const onData = (chunk: Buffer) => {
+        try {
+          this.framer!.push(chunk);
+          while (this.framer!.ready.length > 0) onPacket(this.framer!.ready.shift()!);
+        } catch (err) {
+          fail(err as Error);
+        }
+      };
+      this.socket.on('data', onData);
+      this.socket.on('error', onError);
+      this.socket.on('close', onClose);
+    });
+  }
+
+  private attachDataPath(): void {
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err: Error) => this.onSocketGone(err));
+    this.socket.on('close', () => this.onSocketGone(null));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.scanner.isActive()) {
+      const extra = this.scanner.feed(chunk);
+      if (extra > 0) this.markBroken('bytes after the end of a response');
+      return;
+    }
+    this.markBroken('unsolicited bytes from server');
+    this.destroy();
+  }
+
+  private onSocketGone(err: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = err ?? new BackendError('backend connection closed', 2013, 'HY000', 'SLUICE_BACKEND_LOST');
+    const pending = this.pendingInternal;
+    this.pendingInternal = null;
+    if (pending) pending.fail(error);
+    this.scanner.reset();
+    this.owner?.onBackendClosed(this, err);
+  }
+
+  markBroken(_why: string): void {
+    this.broken = true;
+  }
+
+  /** Forwards a client's command bytes; the response goes to `handler`. */
+  forward(bytes: Buffer, kind: ResponseKind, binary: boolean, deprecateEof: boolean, handler: ResponseHandler): void {
+    this.lastUsedAt = Date.now();
+    if (kind !== NO_RESPONSE) this.scanner.begin(kind, deprecateEof, binary, handler);
+    this.socket.write(bytes);
+  }
+
+  /** Sends a command of Sluice's own and collects its response. */
+  command(payload: Buffer | PacketWriter, kind: ResponseKind, binary = false): Promise<Packet[]> {
+    if (this.closed) return Promise.reject(new BackendError('backend connection closed', 2013, 'HY000', 'SLUICE_BACKEND_LOST'));
+    return new Promise<Packet[]>((resolve, reject) => {
+      const collector = new InternalResponse(
+        (packets) => {
+          this.pendingInternal = null;
+          resolve(packets);
+        },
+        (err) => {
+          this.pendingInternal = null;
+          reject(err);
+        },
+      );
+      this.pendingInternal = collector;
+      this.scanner.begin(kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, binary, collector);
+      const bytes = payload instanceof PacketWriter ? payload.finish(0) : new PacketWriter(payload.length + 8).bytes(payload).finish(0);
+      this.socket.write(bytes);
+    });
+  }
+
+  /** Runs SQL of Sluice's own; resolves with the packets of the (last) result. */
+  query(sql: string): Promise<Packet[]> {
+    return this.command(new PacketWriter(sql.length + 8).u8(Command.QUERY).string(sql), ResponseKind.Result);
+  }
+
+  /** Runs SQL and returns text rows (strings or null); for small internal result sets. */
+  async queryRows(sql: string): Promise<Array<Array<string | null>>> {
+    const packets = await this.query(sql);
+    return decodeTextRows(packets, (this.capabilities & Capability.DEPRECATE_EOF) !== 0);
+  }
+
+  /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
+  sendNoResponse(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Applies session tracking data from an OK packet payload to this connection's state. */
+  absorbOk(payload: Buffer): void {
+    const ok = parseOk(payload, this.capabilities);
+    if (ok.sessionState) {
+      for (const [k, v] of ok.sessionState.variables) {
+        if (k === 'last_gtid') this.lastGtid = v;
+        else this.state.setVar(k, v);
+      }
+      if (ok.sessionState.schema !== null) this.state.setSchema(ok.sessionState.schema);
+    }
+  }
+
+  /** COM_RESET_CONNECTION: back to a fresh session (tracking turned on again). */
+  async resetSession(): Promise<void> {
+    await this.command(Buffer.from([Command.RESET_CONNECTION]), ResponseKind.Single);
+    this.statements.clear();
+    this.state.clear(BACKEND_BASELINE);
+    await this.query(TRACKING_SQL);
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    if (!this.closed) this.onSocketGone(null);
+  }
+
+  /** Polite close: COM_QUIT then end. */
+  quit(): void {
+    if (this.closed) return;
+    try {
+      this.socket.end(Buffer.from([1, 0, 0, 0, Command.QUIT]));
+    } catch {
+      this.socket.destroy();
+    }
+  }
+}
+
+export interface BackendStatement {
+  id: number;
+  params: number;
+  columns: number;
+  /** Parameter types were sent to this server statement at least once (it remembers them). */
+  typesBound: boolean;
+}
+
+/** ResponseKind sentinel for commands without a response. */
+export const NO_RESPONSE = 0 as ResponseKind;
+
+function authToken(plugin: string, creds: BackendCredentials, scramble: Buffer, secure: boolean): Buffer | null {
+  switch (plugin) {
+    case 'mysql_native_password': {
+      const stage1 = creds.stage1 ?? (creds.password !== undefined && creds.password !== '' ? sha1Of(creds.password) : null);
+      return nativeToken(stage1, scramble);
+    }
+    case 'caching_sha2_password':
+      return creds.password !== undefined ? sha2Token(creds.password, scramble) : null;
+    case 'mysql_clear_password':
+      return secure && creds.password !== undefined ? Buffer.from(creds.password + '\0') : null;
+    default:
+      return null;
+  }
+}
+
+function sha1Of(pw: string): Buffer {
+  return nativeStage1(pw);
+}
+
+/** Decodes a text result set into rows of strings (NULL → null). */
+export function decodeTextRows(packets: Packet[], deprecateEof: boolean): Array<Array<string | null>> {
+  if (packets.length === 0) return [];
+  const first = packets[0]!.payload;
+  if (first[0] === 0x00 || first[0] === 0xff) return [];
+  const columns = first[0]!;
+  let i = 1 + columns + (deprecateEof ? 0 : 1);
+  const rows: Array<Array<string | null>> = [];
+  for (; i < packets.length; i++) {
+    const p = packets[i]!.payload;
+    if ((p[0] === 0xfe && p.length < 0xffffff && (deprecateEof || p.length < 9)) || p[0] === 0xff) break;
+    const row: Array<string | null> = [];
+    let pos = 0;
+    for (let c = 0; c < columns; c++) {
+      const f = p[pos]!;
+      if (f === 0xfb) {
+        row.push(null);
+        pos++;
+        continue;
+      }
+      let len: number;
+      if (f < 0xfb) {
+        len = f;
+        pos += 1;
+      } else if (f === 0xfc) {
+        len = p.readUInt16LE(pos + 1);
+        pos += 3;
+      } else if (f === 0xfd) {
+        len = p.readUIntLE(pos + 1, 3);
+        pos += 4;
+      } else {
+        len = Number(p.readBigUInt64LE(pos + 1));
+        pos += 9;
+      }
+      row.push(p.toString('utf8', pos, pos + len));
+      pos += len;
+    }
+    rows.push(row);
+  }
+  return rows;
+}

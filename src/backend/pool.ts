@@ -1,0 +1,233 @@
+// Backend connection pools, one per (backend, backend user, connection profile). Acquire is synchronous
+// when an idle connection exists (the hot path); otherwise the caller waits in a FIFO queue with a
+// deadline. Idle connections are reused LIFO so a few stay warm and the rest can expire.
+import { BackendConnection, type BackendCredentials, type BackendEndpoint, type BackendOwner, type BackendTlsOptions } from './connection.js';
+import { BackendError } from './internal-response.js';
+import type { Logger } from '../util/log.js';
+
+export interface PoolOptions {
+  min: number;
+  max: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+  acquireTimeoutMs: number;
+  tls: BackendTlsOptions | null;
+}
+
+/** Whoever waits for a connection. Methods, not closures, so waiting allocates nothing per statement. */
+export interface PoolWaiter {
+  onConnectionAcquired(conn: BackendConnection): void;
+  onConnectionFailed(err: Error): void;
+}
+
+interface QueuedWaiter {
+  waiter: PoolWaiter;
+  timer: NodeJS.Timeout;
+}
+
+export class BackendPool implements BackendOwner {
+  private readonly idle: BackendConnection[] = [];
+  private readonly all = new Set<BackendConnection>();
+  private readonly waiters: QueuedWaiter[] = [];
+  private connecting = 0;
+  private closed = false;
+  private sweeper: NodeJS.Timeout;
+  /** Counters for operators. */
+  readonly stats = { created: 0, destroyed: 0, connectErrors: 0, acquireTimeouts: 0, waits: 0 };
+
+  constructor(
+    readonly key: string,
+    readonly endpoint: BackendEndpoint,
+    private readonly creds: BackendCredentials,
+    readonly profileCaps: number,
+    private opts: PoolOptions,
+    private readonly log: Logger,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(opts.idleTimeoutMs, 10000)));
+    this.sweeper.unref();
+    this.fillMin();
+  }
+
+  get size(): number {
+    return this.all.size + this.connecting;
+  }
+  get idleCount(): number {
+    return this.idle.length;
+  }
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  updateOptions(opts: PoolOptions): void {
+    this.opts = opts;
+    this.fillMin();
+  }
+
+  /** Returns an idle connection now, or null (then call wait()). */
+  tryAcquire(): BackendConnection | null {
+    const now = Date.now();
+    while (this.idle.length > 0) {
+      const conn = this.idle.pop()!;
+      if (conn.closed || conn.broken || now - conn.createdAt > this.opts.maxLifetimeMs) {
+        this.discard(conn);
+        continue;
+      }
+      return conn;
+    }
+    return null;
+  }
+
+  /** Queues the waiter; it is called back with a connection or an error (timeout, backend down). */
+  wait(waiter: PoolWaiter): void {
+    if (this.closed) {
+      waiter.onConnectionFailed(new BackendError('Sluice is shutting down', 1053, '08S01', 'SLUICE_SHUTDOWN'));
+      return;
+    }
+    this.stats.waits++;
+    const timer = setTimeout(() => this.expire(waiter), this.opts.acquireTimeoutMs);
+    this.waiters.push({ waiter, timer });
+    if (this.all.size + this.connecting < this.opts.max) this.grow();
+  }
+
+  cancelWait(waiter: PoolWaiter): void {
+    const i = this.waiters.findIndex((w) => w.waiter === waiter);
+    if (i >= 0) {
+      clearTimeout(this.waiters[i]!.timer);
+      this.waiters.splice(i, 1);
+    }
+  }
+
+  private expire(waiter: PoolWaiter): void {
+    const i = this.waiters.findIndex((w) => w.waiter === waiter);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    this.stats.acquireTimeouts++;
+    waiter.onConnectionFailed(
+      new BackendError(
+        `Sluice: no connection to backend '${this.endpoint.name}' became free within ${this.opts.acquireTimeoutMs} ms (pool max ${this.opts.max})`,
+        1040,
+        '08004',
+        'SLUICE_POOL_TIMEOUT',
+      ),
+    );
+  }
+
+  /** Gives a connection back. Broken, closed or expired ones are dropped. */
+  release(conn: BackendConnection): void {
+    conn.owner = this;
+    if (conn.closed || conn.broken || this.closed || Date.now() - conn.createdAt > this.opts.maxLifetimeMs || this.all.size > this.opts.max) {
+      this.discard(conn);
+      if (this.waiters.length > 0 && !this.closed) this.grow();
+      return;
+    }
+    conn.lastUsedAt = Date.now();
+    const next = this.waiters.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.waiter.onConnectionAcquired(conn);
+      return;
+    }
+    this.idle.push(conn);
+  }
+
+  /** A connection died (socket closed) while idle or while in use. */
+  onBackendClosed(conn: BackendConnection): void {
+    this.discard(conn);
+  }
+
+  discard(conn: BackendConnection): void {
+    if (!this.all.delete(conn)) return;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.stats.destroyed++;
+    if (!conn.closed) conn.quit();
+  }
+
+  private grow(): void {
+    this.connecting++;
+    BackendConnection.connect(this.endpoint, this.creds, this.profileCaps, {
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      tls: this.opts.tls,
+    }).then(
+      (conn) => {
+        this.connecting--;
+        this.stats.created++;
+        conn.poolKey = this.key;
+        conn.owner = this;
+        this.all.add(conn);
+        if (this.closed) {
+          this.discard(conn);
+          return;
+        }
+        this.release(conn);
+      },
+      (err: Error) => {
+        this.connecting--;
+        this.stats.connectErrors++;
+        this.log.warn({ backend: this.endpoint.name, err: err.message }, 'backend connect failed');
+        // Tell one waiter now (clear error instead of a silent timeout); others keep waiting for retries.
+        const w = this.waiters.shift();
+        if (w) {
+          clearTimeout(w.timer);
+          const e = err instanceof BackendError ? err : new BackendError(`Sluice: cannot connect to backend '${this.endpoint.name}': ${err.message}`, 2003, 'HY000', 'SLUICE_BACKEND_UNREACHABLE');
+          w.waiter.onConnectionFailed(e);
+        }
+        if (this.waiters.length > 0 && this.all.size + this.connecting < this.opts.max) setTimeout(() => this.grow(), 100).unref();
+      },
+    );
+  }
+
+  private fillMin(): void {
+    while (!this.closed && this.all.size + this.connecting < this.opts.min) this.grow();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (this.all.size <= this.opts.min) break;
+      if (now - conn.lastUsedAt > this.opts.idleTimeoutMs || now - conn.createdAt > this.opts.maxLifetimeMs) this.discard(conn);
+    }
+    this.fillMin();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.waiter.onConnectionFailed(new BackendError('Sluice is shutting down', 1053, '08S01', 'SLUICE_SHUTDOWN'));
+    }
+    for (const conn of [...this.all]) this.discard(conn);
+  }
+}
+
+export class PoolManager {
+  private readonly pools = new Map<string, BackendPool>();
+
+  constructor(private opts: PoolOptions, private readonly log: Logger) {}
+
+  get(endpoint: BackendEndpoint, creds: BackendCredentials, profileCaps: number): BackendPool {
+    const key = `${endpoint.name}\u0000${creds.user}\u0000${profileCaps}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new BackendPool(key, endpoint, creds, profileCaps, this.opts, this.log);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  list(): BackendPool[] {
+    return [...this.pools.values()];
+  }
+
+  updateOptions(opts: PoolOptions): void {
+    this.opts = opts;
+    for (const p of this.pools.values()) p.updateOptions(opts);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,339 @@
+// The `sluice` command line: argument parsing, help, and the subcommands. src/cli/main.ts runs it.
+//
+// Exit codes: 0 ok, 1 runtime or configuration error, 2 bad command line.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { CONFIG_REFERENCE } from '../config/reference.js';
+import { LOG_LEVELS } from '../config/schema.js';
+import { createLogger, type Logger, type LogLevel } from '../util/log.js';
+import type { RunSandbox, SandboxCliOptions } from './sandbox-options.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  port: { type: 'string' },
+  'base-port': { type: 'string' },
+  replicas: { type: 'string' },
+  dir: { type: 'string' },
+  multiplexing: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const COMMANDS: Record<string, readonly OptionName[]> = {
+  run: ['config', 'log-level'],
+  check: ['config'],
+  sandbox: ['port', 'base-port', 'replicas', 'dir', 'multiplexing', 'log-level'],
+  help: [],
+  version: [],
+};
+
+export const USAGE = `\
+Usage:
+  sluice [run] --config <file> [--log-level <level>]
+  sluice check --config <file>
+  sluice sandbox [--port <n>] [--base-port <n>] [--replicas <n>] [--dir <path>] [--multiplexing on|off]
+                 [--log-level <level>]
+  sluice help | --help | -h
+  sluice version | --version | -V
+
+Commands:
+  run (default)   Start the proxy with the given configuration. SIGTERM/SIGINT shut it down gracefully
+                  (in-flight statements get shutdown_grace_ms; a second signal exits at once).
+                  SIGHUP is logged and ignored (configuration reload is not supported yet).
+  check           Validate the configuration file (including TLS files) and exit: 0 valid, 1 invalid.
+  sandbox         Start local MariaDB servers (one primary, N replicas, replication set up) and a Sluice in
+                  front of them, for trying things out. Ctrl-C tears everything down.
+  help            Show this help.
+  version         Print the version.
+
+Options of run / check:
+  -c, --config <file>        YAML configuration file (required). Keys are listed below.
+      --log-level <level>    Override log.level: ${LOG_LEVELS.join(' | ')}.
+
+Options of sandbox:
+      --port <n>             Port Sluice listens on for MySQL clients (default 6033; 0 = any free port).
+      --base-port <n>        First MariaDB port; the primary uses it, replicas the following ones
+                             (default: free ports picked automatically).
+      --replicas <n>         Number of replicas (default 2).
+      --dir <path>           Working directory for data directories, sockets and logs
+                             (default: chosen by the sandbox).
+      --multiplexing on|off  Share backend connections between clients (default on).
+      --log-level <level>    ${LOG_LEVELS.join(' | ')} (default info).
+
+Exit status: 0 success, 1 runtime or configuration error, 2 invalid command line.
+`;
+
+export function helpText(): string {
+  const reference = CONFIG_REFERENCE.replace(/^(?=.)/gm, '  ');
+  return `sluice ${version()} — MySQL/MariaDB proxy\n\n${USAGE}\nConfiguration file (every key; values shown are examples, defaults are noted):\n\n${reference}`;
+}
+
+let cachedVersion: string | undefined;
+export function version(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'sluice' && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // keep looking upwards
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return (cachedVersion = 'unknown');
+}
+
+class UsageError extends Error {}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`sluice: ${err.message} (see 'sluice --help')\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed: { values: Partial<Record<OptionName, string | boolean>>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(describeParseError(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(helpText());
+    return 0;
+  }
+  if (values.version) {
+    io.stdout(`${version()}\n`);
+    return 0;
+  }
+
+  const command = positionals[0] ?? 'run';
+  const allowed = COMMANDS[command];
+  if (allowed === undefined) throw new UsageError(`unknown command '${command}'`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  for (const name of Object.keys(values) as OptionName[]) {
+    if (name !== 'help' && name !== 'version' && !allowed.includes(name)) {
+      throw new UsageError(`option --${name} does not apply to '${command}'`);
+    }
+  }
+  const str = (name: OptionName): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  switch (command) {
+    case 'help':
+      io.stdout(helpText());
+      return 0;
+    case 'version':
+      io.stdout(`${version()}\n`);
+      return 0;
+    case 'check': {
+      const path = requireConfig(str('config'));
+      const config = loadConfigFile(path);
+      io.stdout(
+        `${path}: ok (${config.listeners.length} listener(s), ${config.backends.length} backend(s), ${config.users.length} user(s))\n`,
+      );
+      return 0;
+    }
+    case 'sandbox':
+      return await cmdSandbox(
+        {
+          port: intOption('port', str('port'), 0, 65535) ?? 6033,
+          basePort: intOption('base-port', str('base-port'), 1, 65535),
+          replicas: intOption('replicas', str('replicas'), 0, 16) ?? 2,
+          dir: str('dir'),
+          multiplexing: onOff('multiplexing', str('multiplexing')) ?? true,
+          logLevel: logLevelOption(str('log-level')) ?? 'info',
+        },
+        io,
+      );
+    default:
+      return await cmdRun(requireConfig(str('config')), logLevelOption(str('log-level')), io);
+  }
+}
+
+function describeParseError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const m = /option '([^']+)'/.exec(msg);
+    return `unknown option '${m?.[1] ?? msg}'`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const m = /^Option '(-\w, )?([^' ]+)[^']*' argument missing/.exec(msg);
+    if (m) return `option '${m[2]}' needs a value`;
+    const b = /^Option '([^' ]+)[^']*' does not take an argument/.exec(msg);
+    if (b) return `option '${b[1]}' does not take a value`;
+  }
+  return msg.split('\n')[0]!.replace(/\.$/, '');
+}
+
+function requireConfig(path: string | undefined): string {
+  if (path === undefined || path === '') throw new UsageError('missing --config <file>');
+  return path;
+}
+
+function intOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be an integer, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function onOff(name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const v = raw.toLowerCase();
+  if (v === 'on' || v === 'true' || v === 'yes' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === 'no' || v === '0') return false;
+  throw new UsageError(`--${name} must be 'on' or 'off', got '${raw}'`);
+}
+
+function logLevelOption(raw: string | undefined): LogLevel | undefined {
+  if (raw === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'`);
+  }
+  return raw as LogLevel;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// run
+
+async function cmdRun(configPath: string, levelOverride: LogLevel | undefined, io: CliIo): Promise<number> {
+  const config = loadConfigFile(configPath);
+  const logger = createLogger(levelOverride ?? config.log.level);
+  const { startSluice } = await import('../app.js');
+  let server: Awaited<ReturnType<typeof startSluice>>;
+  try {
+    server = await startSluice(config, { logger });
+  } catch (err) {
+    logger.fatal({ err }, 'sluice failed to start');
+    await flush(logger);
+    io.stderr(`sluice: failed to start: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+  logger.info(
+    { tcp: server.tcpAddresses, sockets: server.socketPaths, config: configPath },
+    'sluice is accepting connections',
+  );
+  const code = await untilStopSignal(logger, config.shutdown_grace_ms, (graceMs) => server.close(graceMs));
+  await flush(logger);
+  return code;
+}
+
+/**
+ * Waits for SIGTERM/SIGINT, then runs `close(graceMs)`. A second signal, or close() taking much longer than
+ * the grace period, ends the wait with exit code 1. SIGHUP is logged and ignored.
+ */
+function untilStopSignal(logger: Logger, graceMs: number, close: (graceMs: number) => Promise<void>): Promise<number> {
+  return new Promise<number>((resolvePromise) => {
+    let stopping = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const finish = (code: number): void => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onHup);
+      if (watchdog) clearTimeout(watchdog);
+      resolvePromise(code);
+    };
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second stop signal: exiting without waiting');
+        finish(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, grace_ms: graceMs }, 'shutting down');
+      watchdog = setTimeout(() => {
+        logger.error({ grace_ms: graceMs }, 'shutdown did not complete in time: exiting');
+        finish(1);
+      }, graceMs + 5000);
+      close(graceMs).then(
+        () => {
+          logger.info('sluice stopped');
+          finish(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error during shutdown');
+          finish(1);
+        },
+      );
+    };
+    const onHup = (): void => {
+      logger.warn('SIGHUP received: configuration reload is not supported yet; ignoring');
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+  });
+}
+
+function flush(logger: Logger): Promise<void> {
+  return new Promise((res) => {
+    try {
+      logger.flush(() => res());
+    } catch {
+      res();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// sandbox
+
+async function cmdSandbox(opts: SandboxCliOptions, io: CliIo): Promise<number> {
+  // Non-literal specifier: the sandbox module is optional in a build and loaded only for this command.
+  const specifier = '../sandbox/sandbox.js';
+  let mod: { runSandbox?: RunSandbox };
+  try {
+    mod = (await import(specifier)) as { runSandbox?: RunSandbox };
+  } catch (err) {
+    io.stderr(`sluice: the sandbox is not available in this build: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (typeof mod.runSandbox !== 'function') {
+    io.stderr('sluice: the sandbox module does not export runSandbox()\n');
+    return 1;
+  }
+  const handle = await mod.runSandbox(opts);
+  if (handle && typeof handle.close === 'function') {
+    const logger = createLogger(opts.logLevel);
+    const code = await untilStopSignal(logger, 10000, () => handle.close());
+    await flush(logger);
+    return code;
+  }
+  return 0;
+}

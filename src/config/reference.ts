@@ -1,0 +1,80 @@
+// The documented reference of every configuration key, shown by `sluice --help`.
+//
+// It is valid YAML that passes the schema (file-existence checks aside), and a unit test checks that it
+// names exactly the leaf keys of src/config/schema.ts — update both together. Alternatives that exclude
+// each other (TCP vs unix socket listener, password vs password_hash) are shown as separate list items.
+export const CONFIG_REFERENCE = `\
+# Strings may use \${VAR} or \${VAR:-default} (environment variables); $$ is a literal $.
+# Unknown keys are errors. Relative TLS file paths are relative to the config file's directory.
+
+listeners:                       # required, at least one
+  - host: 127.0.0.1              # TCP listener: address to bind (default 127.0.0.1)
+    port: 6033                   # required for TCP, 0..65535 (0 = any free port)
+  - socket: /tmp/sluice.sock     # unix socket listener (excludes host/port)
+
+backends:                        # required, at least one; exactly one with role: primary
+  - name: primary                # required, unique, [A-Za-z0-9_.-]+
+    host: 127.0.0.1              # required
+    port: 3306                   # default 3306
+    role: primary                # required: primary | replica
+    weight: 1                    # > 0, default 1 (share of reads for weighted balancing)
+  - name: replica1
+    host: 127.0.0.1
+    port: 3307
+    role: replica
+    weight: 1
+
+monitor:                         # required: account Sluice uses for health checks, reading mysql.user, KILL
+  user: sluice_monitor           # required
+  password: secret               # default ""
+  interval_ms: 1000              # health check period, >= 10, default 1000
+
+users:                           # client accounts defined here (default: none)
+  - name: app                    # required, unique
+    password: secret             # plaintext password; exactly one of password / password_hash
+    auth_plugin: mysql_native_password   # mysql_native_password (default) | caching_sha2_password
+                                 #   (caching_sha2_password requires the plaintext password)
+    backend_user: app            # account used on the backends, default: name
+    backend_password: secret     # password used on the backends, default: password
+    max_connections: 0           # concurrent client connections for this user, 0 = unlimited (default)
+    default_schema: null         # schema selected when the client names none, default null
+  - name: reporting
+    password_hash: "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"   # mysql_native_password hash ('*' + 40 hex)
+    backend_password: secret     # required with password_hash
+
+passthrough_users:               # clients may also log in with their MariaDB account
+  enabled: true                  # verified against the primary's mysql.user (default true)
+  refresh_interval_ms: 60000     # how often mysql.user is re-read, >= 1000, default 60000
+
+pool:                            # backend connection pool, per backend and connection profile
+  min: 0                         # connections kept open, default 0
+  max: 20                        # upper bound, >= 1, default 20
+  connect_timeout_ms: 5000       # default 5000
+  idle_timeout_ms: 60000         # close connections idle this long (above min), 0 = never, default 60000
+  max_lifetime_ms: 3600000       # recycle connections older than this, 0 = never, default 3600000
+  acquire_timeout_ms: 10000      # max wait for a free connection before the client gets an error, default 10000
+  statement_cache_size: 256      # prepared statements kept per backend connection, 0 = none, default 256
+
+multiplexing: true               # share backend connections between clients (default true)
+
+tls:                             # TLS towards clients; omit or null to disable (default null)
+  cert: /etc/sluice/server-cert.pem   # required when tls is set (PEM)
+  key: /etc/sluice/server-key.pem     # required when tls is set (PEM)
+  ca: null                       # CA bundle to verify client certificates, default null
+  require: false                 # refuse clients that do not use TLS, default false
+
+backend_tls:                     # TLS towards backends
+  enabled: false                 # default false
+  ca: null                       # CA bundle (PEM) to verify backend certificates, default null (system CAs)
+  reject_unauthorized: true      # refuse backends whose certificate does not verify, default true
+
+limits:                          # resource limits
+  max_client_connections: 10000  # default 10000
+  max_packet_size: 67108864      # largest logical packet accepted from a client, bytes, 1024..1073741824, default 64 MiB
+  client_buffer_bytes: 1048576   # bytes buffered towards a slow client before backpressure, >= 1024, default 1 MiB
+
+shutdown_grace_ms: 10000         # on SIGTERM/SIGINT, time given to in-flight statements, default 10000
+
+log:                             # logging (JSON lines on stderr)
+  level: info                    # fatal | error | warn | info | debug | trace | silent, default info
+`;

@@ -1,0 +1,1134 @@
+// One client connection: login, then the command loop. The loop is a small state machine:
+//   Idle → (Acquiring) → (Syncing) → Forwarding → Idle
+// A command takes a backend connection from the pool (or keeps the one it is pinned to), brings that
+// connection's session in line with the client's (only the differences), forwards the client's bytes
+// and streams the response back through the ResponseScanner. When the response ends, the server's
+// status flags and the statement's lexer flags decide whether the client must stay pinned; otherwise
+// the connection goes back to the pool at once.
+import type net from 'node:net';
+import tls from 'node:tls';
+import { BackendConnection, NO_RESPONSE, type BackendOwner } from '../backend/connection.js';
+import type { BackendPool, PoolWaiter } from '../backend/pool.js';
+import { SessionState, planSync, quoteUserVar } from '../backend/session-state.js';
+import { charsetVariables, collationById } from '../backend/collations.js';
+import { BackendError } from '../backend/internal-response.js';
+import { Capability, Command, CursorType, PROFILE_CAPABILITIES, ServerStatus } from '../protocol/constants.js';
+import { PacketFramer, PacketTooLargeError, type Packet } from '../protocol/framer.js';
+import { ControlKind, ResponseKind, type ResponseHandler } from '../protocol/response-scanner.js';
+import { ER, type ErrorSpec } from '../protocol/errors.js';
+import { errPacket, okPacket, parseOk, writeOk } from '../protocol/packets.js';
+import { PacketWriter, framePayload } from '../protocol/writer.js';
+import { newScramble } from '../protocol/auth.js';
+import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
+import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
+import { AuthFailure, authenticate, parseChangeUser, verifyUser, type AuthIO } from './authenticate.js';
+import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } from './context.js';
+import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type ClientStatement } from './prepared.js';
+import type { ClientUser } from './users.js';
+
+const enum Phase {
+  Handshake = 0,
+  Idle,
+  Acquiring,
+  /** Sluice's own commands on the backend before the client's (session sync, re-prepare). */
+  Preparing,
+  Forwarding,
+  /** LOAD DATA LOCAL INFILE: client packets go to the backend until the empty packet. */
+  Infile,
+  /** Sluice's own commands after the response (user variable capture, reset). */
+  Finishing,
+  Closed,
+}
+
+export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO {
+  readonly id: number;
+  userName = '';
+  private socket: net.Socket;
+  private readonly framer: PacketFramer;
+  private phase = Phase.Handshake as Phase;
+  private scramble = newScramble();
+  remoteHost: string;
+  secure = false;
+
+  // --- login
+  private authQueue: Packet[] = [];
+  private authWaiter: ((p: Packet) => void) | null = null;
+  private authReject: ((e: Error) => void) | null = null;
+  private user: ClientUser | null = null;
+
+  // --- session
+  private capabilities = 0;
+  private profileCaps = 0;
+  private collation = 45;
+  private pool: BackendPool | null = null;
+  readonly state = new SessionState();
+  private backend: BackendConnection | null = null;
+  private readonly pins = new Set<PinReasonName>();
+  /** Keep the backend for the next statement only (unread warnings, FOUND_ROWS). */
+  private stickyNext = false;
+  private lastStatus: number = ServerStatus.AUTOCOMMIT;
+  private readonly statements = new Map<number, ClientStatement>();
+  private nextStatementId = 1;
+  private lastPreparedId = 0;
+
+  // --- the command in flight
+  private readonly queue: Packet[] = [];
+  private pumping = false;
+  private cur: Packet | null = null;
+  private curBytes: Buffer = Buffer.alloc(0);
+  private curKind: ResponseKind = ResponseKind.Result;
+  private curBinary = false;
+  private curInfo: StatementInfo | null = null;
+  private curStmt: ClientStatement | null = null;
+  private curStateChanged = false;
+  private curVarsChanged = false;
+  /** Bytes of the current response already went to the client. */
+  private responded = false;
+  private draining = false;
+  private corked = false;
+  private backendPaused = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+  private readonly onDrain = (): void => {
+    if (this.backendPaused && this.backend) {
+      this.backendPaused = false;
+      this.backend.socket.resume();
+    }
+  };
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    socket: net.Socket,
+    private readonly unixSocket: boolean,
+  ) {
+    this.id = ctx.allocateId();
+    this.socket = socket;
+    this.remoteHost = unixSocket ? 'localhost' : normalizeHost(socket.remoteAddress ?? 'unknown');
+    this.framer = new PacketFramer(ctx.config.limits.max_packet_size);
+    socket.setNoDelay(true);
+    this.attachSocket(socket);
+  }
+
+  private isClosed(): boolean {
+    return this.phase === Phase.Closed;
+  }
+
+  get idle(): boolean {
+    return this.phase === Phase.Idle && this.queue.length === 0;
+  }
+
+  currentBackendThreadId(): number {
+    return this.backend?.threadId ?? 0;
+  }
+
+  private attachSocket(socket: net.Socket): void {
+    socket.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+    socket.on('drain', this.onDrain);
+  }
+
+  async start(): Promise<void> {
+    const ctx = this.ctx;
+    ctx.counters.clientConnections++;
+    ctx.counters.clientConnectionsTotal++;
+    ctx.sessions.set(this.id, this);
+    if (ctx.counters.clientConnections > ctx.config.limits.max_client_connections || ctx.draining) {
+      this.socket.end(errPacket(0, ER.TOO_MANY_CONNECTIONS, 'Too many connections'));
+      this.close();
+      return;
+    }
+    const timer = setTimeout(() => this.failAuth(new Error('login timed out')), 10000);
+    try {
+      const result = await authenticate(ctx, this, this.id, this.scramble);
+      this.capabilities = result.capabilities;
+      this.profileCaps = result.capabilities & PROFILE_CAPABILITIES;
+      await this.beginSession(result.user, result.collation, result.database ?? result.user.defaultSchema, result.nextSeq);
+    } catch (err) {
+      this.rejectLogin(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private rejectLogin(err: unknown): void {
+    if (this.phase === Phase.Closed) return;
+    if (err instanceof AuthFailure && err.packet) this.socket.end(err.packet);
+    else if (err instanceof BackendError) this.socket.end(errPacket(2, { code: err.errno, sqlState: err.sqlState }, err.message));
+    else this.socket.end(errPacket(2, ER.HANDSHAKE_ERROR, 'Bad handshake'));
+    this.ctx.log.debug({ session: this.id, host: this.remoteHost, err: (err as Error).message }, 'login failed');
+    this.close();
+  }
+
+  /** After authentication (login or COM_CHANGE_USER): limits, session state, default schema, OK. */
+  private async beginSession(user: ClientUser, collation: number, database: string | null, okSeq: number): Promise<void> {
+    const ctx = this.ctx;
+    if (this.user) this.releaseUserSlot();
+    if (user.maxConnections > 0 && (ctx.userConnections.get(user.name) ?? 0) >= user.maxConnections) {
+      throw new AuthFailure('user limit', errPacket(okSeq, ER.TOO_MANY_USER_CONNECTIONS, `User ${user.name} already has more than 'max_user_connections' active connections`));
+    }
+    ctx.userConnections.set(user.name, (ctx.userConnections.get(user.name) ?? 0) + 1);
+    this.user = user;
+    this.userName = user.name;
+    this.collation = collation;
+    this.state.clear(charsetVariables(collation));
+    this.pool = ctx.pools.get(ctx.primary, user.backend, this.profileCaps);
+    if (database !== null) {
+      // The server would refuse an unknown or forbidden schema at login: ask it.
+      const conn = await this.acquireNow();
+      try {
+        await this.syncTo(conn);
+        await conn.command(new PacketWriter(database.length + 4).u8(Command.INIT_DB).string(database), ResponseKind.Single);
+        conn.state.setSchema(database);
+        this.state.setSchema(database);
+      } catch (err) {
+        this.giveBack(conn);
+        throw err;
+      }
+      this.giveBack(conn);
+    }
+    this.phase = Phase.Idle;
+    this.socket.write(okPacket(okSeq, { status: ServerStatus.AUTOCOMMIT }, this.capabilities));
+    this.lastStatus = ServerStatus.AUTOCOMMIT;
+    this.pump();
+  }
+
+  private acquireNow(): Promise<BackendConnection> {
+    const pool = this.pool!;
+    const conn = pool.tryAcquire();
+    if (conn) return Promise.resolve(conn);
+    return new Promise((resolve, reject) => {
+      pool.wait({ onConnectionAcquired: resolve, onConnectionFailed: reject });
+    });
+  }
+
+  private giveBack(conn: BackendConnection): void {
+    this.pool!.release(conn);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // AuthIO
+
+  readPacket(): Promise<Packet> {
+    const p = this.authQueue.shift();
+    if (p) return Promise.resolve(p);
+    return new Promise((resolve, reject) => {
+      this.authWaiter = resolve;
+      this.authReject = reject;
+    });
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  upgradeTls(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const raw = this.socket;
+      raw.removeAllListeners('data');
+      raw.removeAllListeners('error');
+      raw.removeAllListeners('close');
+      raw.removeAllListeners('drain');
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.secureContext! });
+      this.socket = secure;
+      this.secure = true;
+      secure.once('secure', () => resolve());
+      secure.once('error', (err) => reject(err));
+      this.attachSocket(secure);
+    });
+  }
+
+  private failAuth(err: Error): void {
+    const reject = this.authReject;
+    this.authWaiter = null;
+    this.authReject = null;
+    if (reject) reject(err);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Client input
+
+  private onClientData(chunk: Buffer): void {
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      if (err instanceof PacketTooLargeError) {
+        this.sendError(ER.NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes", this.cur ? 1 : 0);
+        this.ctx.log.info({ session: this.id, size: err.size }, 'client packet too large; closing');
+      }
+      this.socket.end();
+      this.close();
+      return;
+    }
+    const ready = this.framer.ready;
+    if (ready.length === 0) return;
+    if (this.phase === Phase.Handshake) {
+      while (ready.length > 0) {
+        const p = ready.shift()!;
+        const waiter = this.authWaiter;
+        if (waiter) {
+          this.authWaiter = null;
+          this.authReject = null;
+          waiter(p);
+        } else this.authQueue.push(p);
+      }
+      return;
+    }
+    if (this.phase === Phase.Infile) {
+      this.forwardInfile();
+      if (ready.length === 0) return;
+    }
+    for (let i = 0; i < ready.length; i++) this.queue.push(ready[i]!);
+    ready.length = 0;
+    this.pump();
+  }
+
+  private forwardInfile(): void {
+    const ready = this.framer.ready;
+    const conn = this.backend!;
+    while (ready.length > 0 && this.phase === Phase.Infile) {
+      const p = ready.shift()!;
+      conn.socket.write(p.raw ?? framePayload(p.payload, p.seq));
+      if (p.payload.length === 0) this.phase = Phase.Forwarding; // end of file; the server answers OK/ERR
+    }
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.phase === Phase.Idle && this.queue.length > 0) this.dispatch(this.queue.shift()!);
+      if (this.phase === Phase.Idle && this.draining) this.closeGracefully();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Commands
+
+  private dispatch(p: Packet): void {
+    this.cur = p;
+    this.responded = false;
+    this.curInfo = null;
+    this.curStmt = null;
+    this.curStateChanged = false;
+    this.curVarsChanged = false;
+    this.ctx.counters.statements++;
+    const payload = p.payload;
+    if (payload.length === 0) {
+      this.sendError(ER.MALFORMED_PACKET, 'Malformed communication packet.', 1);
+      this.socket.end();
+      this.close();
+      return;
+    }
+    switch (payload[0]) {
+      case Command.QUERY:
+        return this.onQuery(p);
+      case Command.PING:
+        return this.replyOk();
+      case Command.QUIT:
+        this.socket.end();
+        this.close();
+        return;
+      case Command.INIT_DB:
+        return this.execute(p, ResponseKind.Single, false);
+      case Command.FIELD_LIST:
+        return this.execute(p, ResponseKind.FieldList, false);
+      case Command.STATISTICS:
+        return this.execute(p, ResponseKind.Statistics, false);
+      case Command.REFRESH:
+      case Command.DEBUG:
+        return this.execute(p, ResponseKind.Single, false);
+      case Command.SET_OPTION:
+        this.addPin(PinReason.SET_OPTION);
+        return this.execute(p, ResponseKind.Single, false);
+      case Command.STMT_PREPARE:
+        return this.execute(p, ResponseKind.Prepare, false);
+      case Command.STMT_EXECUTE:
+        return this.onExecute(p);
+      case Command.STMT_FETCH:
+        return this.onFetch(p);
+      case Command.STMT_SEND_LONG_DATA:
+        return this.onLongData(p);
+      case Command.STMT_CLOSE:
+        return this.onStmtClose(p);
+      case Command.STMT_RESET:
+        return this.onStmtReset(p);
+      case Command.RESET_CONNECTION:
+        return void this.onResetConnection();
+      case Command.CHANGE_USER:
+        return void this.onChangeUser(p);
+      case Command.PROCESS_KILL:
+        return this.onKill(payload.length >= 5 ? payload.readUInt32LE(1) : 0, false);
+      default:
+        this.sendError(ER.UNKNOWN_COM, 'Unknown command', 1);
+        this.finishLocal();
+    }
+  }
+
+  private onQuery(p: Packet): void {
+    const info = lexStatement(p.payload, 1, p.payload.length, {
+      noBackslashEscapes: (this.lastStatus & ServerStatus.NO_BACKSLASH_ESCAPES) !== 0,
+      ansiQuotes: this.state.ansiQuotes(),
+    });
+    this.curInfo = info;
+    if (info.kind === StatementKind.Kill && info.kill !== null && !info.kill.queryId) {
+      return this.onKill(info.kill.id, info.kill.query);
+    }
+    this.execute(p, ResponseKind.Result, false);
+  }
+
+  /** Starts a command that runs on a backend connection. */
+  private execute(p: Packet, kind: ResponseKind, binary: boolean): void {
+    this.curBytes = p.raw ?? framePayload(p.payload, p.seq);
+    this.curKind = kind;
+    this.curBinary = binary;
+    const conn = this.backend;
+    if (conn) return this.onConnectionReady(conn);
+    const pooled = this.pool!.tryAcquire();
+    if (pooled) return this.onConnectionAcquired(pooled);
+    this.phase = Phase.Acquiring;
+    this.pool!.wait(this);
+  }
+
+  onConnectionAcquired(conn: BackendConnection): void {
+    if (this.phase === Phase.Closed) {
+      this.pool!.release(conn);
+      return;
+    }
+    conn.owner = this;
+    this.backend = conn;
+    this.onConnectionReady(conn);
+  }
+
+  onConnectionFailed(err: Error): void {
+    if (this.phase === Phase.Closed) return;
+    const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
+    this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+    this.finishLocal();
+  }
+
+  private onConnectionReady(conn: BackendConnection): void {
+    const needsSync = conn.state.signature() !== this.state.signature();
+    const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
+    if (!needsSync && !needsPrepare) {
+      if (this.curStmt !== null) this.touchStatement(conn, this.curStmt);
+      this.send(conn);
+      return;
+    }
+    this.phase = Phase.Preparing;
+    this.prepareConnection(conn).then(
+      () => {
+        if (this.phase === Phase.Preparing && this.backend === conn) this.send(conn);
+      },
+      (err: Error) => {
+        if (this.phase === Phase.Closed || this.backend !== conn) return;
+        // The connection's state is unknown now: drop it, report, and keep the client's session.
+        this.detachBackend(true);
+        const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
+        this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+        this.finishLocal();
+      },
+    );
+  }
+
+  private async prepareConnection(conn: BackendConnection): Promise<void> {
+    if (conn.state.signature() !== this.state.signature()) await this.syncTo(conn);
+    const stmt = this.curStmt;
+    if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
+  }
+
+  /** Brings the backend session's state in line with this client's. */
+  private async syncTo(conn: BackendConnection): Promise<void> {
+    let plan = planSync(this.state, conn.state);
+    if (plan.schema === null) {
+      // A backend session cannot leave its schema; a reset is the only way back to "no database".
+      await conn.resetSession();
+      plan = planSync(this.state, conn.state);
+    }
+    if (plan.setSql === null && plan.schema === undefined) {
+      conn.state.copyFrom(this.state);
+      return;
+    }
+    this.ctx.counters.syncs++;
+    if (plan.schema !== undefined && plan.schema !== null) {
+      await conn.command(new PacketWriter(plan.schema.length + 4).u8(Command.INIT_DB).string(plan.schema), ResponseKind.Single);
+    }
+    if (plan.setSql !== null) await conn.query(plan.setSql);
+    conn.state.copyFrom(this.state);
+  }
+
+  /** Prepares a client statement on a backend connection that does not have it yet. */
+  private async prepareOn(conn: BackendConnection, stmt: ClientStatement): Promise<void> {
+    const packets = await conn.command(preparePayload(stmt.sql), ResponseKind.Prepare);
+    const ok = packets[0]!.payload;
+    this.registerBackendStatement(conn, stmt.key, ok.readUInt32LE(1), ok.readUInt16LE(7), ok.readUInt16LE(5));
+  }
+
+  private registerBackendStatement(conn: BackendConnection, key: string, id: number, params: number, columns: number): void {
+    const old = conn.statements.get(key);
+    if (old) {
+      conn.statements.delete(key);
+      conn.sendNoResponse(closeStatementPacket(old.id));
+    }
+    conn.statements.set(key, { id, params, columns, typesBound: false });
+    const limit = this.ctx.config.pool.statement_cache_size;
+    while (conn.statements.size > limit) {
+      const [oldestKey, oldest] = conn.statements.entries().next().value as [string, { id: number }];
+      if (oldestKey === key) break;
+      conn.statements.delete(oldestKey);
+      conn.sendNoResponse(closeStatementPacket(oldest.id));
+    }
+  }
+
+  private touchStatement(conn: BackendConnection, stmt: ClientStatement): void {
+    const b = conn.statements.get(stmt.key)!;
+    conn.statements.delete(stmt.key);
+    conn.statements.set(stmt.key, b);
+  }
+
+  /** Writes the command to the backend; the response streams back through the ResponseHandler. */
+  private send(conn: BackendConnection): void {
+    let bytes = this.curBytes;
+    const stmt = this.curStmt;
+    if (stmt !== null) bytes = this.bindStatement(conn, stmt, bytes);
+    this.phase = Phase.Forwarding;
+    if (this.curKind === NO_RESPONSE) {
+      conn.sendNoResponse(bytes);
+      this.afterNoResponse();
+      return;
+    }
+    conn.forward(bytes, this.curKind, this.curBinary, (conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+  }
+
+  /** Rewrites a statement command for the backend: its statement id, and parameter types when needed. */
+  private bindStatement(conn: BackendConnection, stmt: ClientStatement, bytes: Buffer): Buffer {
+    const b = conn.statements.get(stmt.key)!;
+    const command = bytes[4];
+    if (command === Command.STMT_EXECUTE && stmt.params > 0) {
+      const payload = bytes.subarray(4);
+      const hdr = readExecuteHeader(payload, stmt.params)!;
+      if (hdr.newParamsBound) {
+        stmt.paramTypes = Buffer.from(payload.subarray(hdr.boundFlagOffset + 1, hdr.boundFlagOffset + 1 + stmt.params * 2));
+      } else if (!b.typesBound && stmt.paramTypes !== null) {
+        const rebuilt = withParamTypes(payload, hdr.boundFlagOffset, stmt.paramTypes);
+        rebuilt.writeUInt32LE(b.id, 1);
+        b.typesBound = true;
+        return framePayload(rebuilt, 0);
+      }
+      b.typesBound = true;
+    }
+    bytes.writeUInt32LE(b.id, 5);
+    return bytes;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Prepared statement commands
+
+  private statementFor(id: number, command: string): ClientStatement | null {
+    const stmt = this.statements.get(id === 0xffffffff ? this.lastPreparedId : id);
+    if (stmt) return stmt;
+    this.sendError(ER.UNKNOWN_STMT_HANDLER, `Unknown prepared statement handler (${id}) given to ${command}`, 1);
+    this.finishLocal();
+    return null;
+  }
+
+  private onExecute(p: Packet): void {
+    if (p.payload.length < 10) {
+      this.sendError(ER.MALFORMED_PACKET, 'Malformed communication packet.', 1);
+      return this.finishLocal();
+    }
+    const stmt = this.statementFor(p.payload.readUInt32LE(1), 'mysqld_stmt_execute');
+    if (!stmt) return;
+    const hdr = readExecuteHeader(p.payload, stmt.params);
+    if (hdr === null || (stmt.params > 0 && !hdr.newParamsBound && stmt.paramTypes === null && !this.backend?.statements.get(stmt.key)?.typesBound)) {
+      this.sendError(ER.WRONG_ARGUMENTS, 'Incorrect arguments to mysqld_stmt_execute', 1);
+      return this.finishLocal();
+    }
+    this.curStmt = stmt;
+    this.execute(p, ResponseKind.Result, true);
+  }
+
+  private onFetch(p: Packet): void {
+    const stmt = this.statementFor(p.payload.length >= 5 ? p.payload.readUInt32LE(1) : 0, 'mysqld_stmt_fetch');
+    if (!stmt) return;
+    if (!stmt.cursorOpen || !this.backend) {
+      this.sendError(ER.UNKNOWN_STMT_HANDLER, `The statement (${stmt.id}) has no open cursor`, 1);
+      return this.finishLocal();
+    }
+    this.curStmt = stmt;
+    this.execute(p, ResponseKind.Fetch, true);
+  }
+
+  private onLongData(p: Packet): void {
+    if (p.payload.length < 7) return this.finishLocal();
+    const stmt = this.statements.get(p.payload.readUInt32LE(1));
+    if (!stmt) return this.finishLocal(); // no response is ever sent for this command
+    stmt.longData = true;
+    this.addPin(PinReason.LONG_DATA);
+    this.curStmt = stmt;
+    this.execute(p, NO_RESPONSE, true);
+  }
+
+  private afterNoResponse(): void {
+    this.phase = Phase.Idle;
+    this.cur = null;
+    this.pump();
+  }
+
+  private onStmtClose(p: Packet): void {
+    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : 0;
+    const stmt = this.statements.get(id);
+    this.statements.delete(id);
+    if (stmt && (stmt.cursorOpen || stmt.longData) && this.backend) {
+      // The server statement is shared through the cache: reset it rather than close it.
+      const conn = this.backend;
+      const b = conn.statements.get(stmt.key);
+      stmt.cursorOpen = false;
+      stmt.longData = false;
+      if (b) {
+        this.phase = Phase.Finishing;
+        conn.command(stmtIdCommand(Command.STMT_RESET, b.id), ResponseKind.Single).then(
+          () => this.afterStatementPinsChanged(),
+          () => this.afterStatementPinsChanged(),
+        );
+        return;
+      }
+    }
+    this.afterNoResponse();
+  }
+
+  private afterStatementPinsChanged(): void {
+    if (this.phase === Phase.Closed) return;
+    this.recomputeStatementPins();
+    this.phase = Phase.Idle;
+    this.maybeRelease();
+    this.cur = null;
+    this.pump();
+  }
+
+  private onStmtReset(p: Packet): void {
+    const stmt = this.statementFor(p.payload.length >= 5 ? p.payload.readUInt32LE(1) : 0, 'mysqld_stmt_reset');
+    if (!stmt) return;
+    const conn = this.backend;
+    if (conn && conn.statements.has(stmt.key) && (stmt.cursorOpen || stmt.longData)) {
+      this.curStmt = stmt;
+      stmt.cursorOpen = false;
+      stmt.longData = false;
+      this.execute(p, ResponseKind.Single, false);
+      return;
+    }
+    this.replyOk();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // ResponseHandler: bytes from the backend to the client
+
+  onResponseBytes(buf: Buffer, start: number, end: number): void {
+    this.responded = true;
+    this.writeClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+  }
+
+  onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void {
+    this.responded = true;
+    switch (kind) {
+      case ControlKind.Ok:
+      case ControlKind.Eof:
+        if (end - start >= 11 && (buf[start + 4] === 0x00 || end - start - 4 >= 7)) {
+          this.onOkPacket(buf, start, end);
+          return;
+        }
+        break;
+      case ControlKind.PrepareOk:
+        this.onPrepareOk(buf, start);
+        break;
+      case ControlKind.LocalInfile:
+        this.writeClient(buf.subarray(start, end));
+        this.phase = Phase.Infile;
+        this.forwardInfile();
+        return;
+      default:
+        break;
+    }
+    this.writeClient(buf.subarray(start, end));
+  }
+
+  /** OK (or OK-as-EOF): absorb session tracking; rewrite for clients without CLIENT_SESSION_TRACK. */
+  private onOkPacket(buf: Buffer, start: number, end: number): void {
+    const payload = buf.subarray(start + 4, end);
+    const conn = this.backend!;
+    const ok = parseOk(payload, conn.capabilities);
+    const ss = ok.sessionState;
+    if (ss !== null) {
+      for (let i = 0; i < ss.variables.length; i++) {
+        const [name, value] = ss.variables[i]!;
+        if (name === 'last_gtid') {
+          conn.lastGtid = value;
+          continue;
+        }
+        this.state.setVar(name, value);
+        conn.state.setVar(name, value);
+        this.curVarsChanged = true;
+      }
+      if (ss.schema !== null) {
+        this.state.setSchema(ss.schema);
+        conn.state.setSchema(ss.schema);
+        this.curVarsChanged = true;
+      }
+      if (ss.stateChanged) this.curStateChanged = true;
+    }
+    if (ok.lastInsertId > 0) {
+      this.state.setLastInsertId(ok.lastInsertId);
+      conn.state.setLastInsertId(ok.lastInsertId);
+    }
+    if (this.capabilities & Capability.SESSION_TRACK) {
+      this.writeClient(buf.subarray(start, end));
+      return;
+    }
+    this.writeClient(writeOk(new PacketWriter(32), ok, this.capabilities).finish(buf[start + 3]!));
+  }
+
+  private onPrepareOk(buf: Buffer, start: number): void {
+    const conn = this.backend!;
+    const backendId = buf.readUInt32LE(start + 5);
+    const columns = buf.readUInt16LE(start + 9);
+    const params = buf.readUInt16LE(start + 11);
+    const sql = Buffer.from(this.cur!.payload.subarray(1));
+    const key = statementKey(sql, this.state.schema, this.state.vars.get('sql_mode'), this.state.vars.get('character_set_client'));
+    this.registerBackendStatement(conn, key, backendId, params, columns);
+    const id = this.nextStatementId++;
+    this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false });
+    this.lastPreparedId = id;
+    buf.writeUInt32LE(id, start + 5);
+  }
+
+  private writeClient(bytes: Buffer): void {
+    const socket = this.socket;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
+    if (!socket.write(bytes) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused) {
+      // Slow reader: stop reading from its backend connection until the client drains.
+      this.backendPaused = true;
+      this.backend.socket.pause();
+    }
+  }
+
+  onResponseDone(): void {
+    const conn = this.backend!;
+    const scanner = conn.scanner;
+    const failed = scanner.lastWasError;
+    const status = scanner.last.status;
+    if (!failed) this.lastStatus = status;
+    const command = this.cur!.payload[0];
+    this.stickyNext = scanner.last.warnings > 0 || failed;
+    if (this.stickyNext && !failed) this.ctx.countPin(PinReason.WARNINGS);
+    if (!failed || (status & ServerStatus.IN_TRANS) === 0) {
+      if (!failed) this.setPin(PinReason.TRANSACTION, (status & ServerStatus.IN_TRANS) !== 0);
+    }
+    const stmt = this.curStmt;
+    if (stmt !== null) {
+      if (command === Command.STMT_EXECUTE) {
+        stmt.longData = false;
+        stmt.cursorOpen = !failed && (status & ServerStatus.CURSOR_EXISTS) !== 0 && (this.cur!.payload[5]! & CursorType.READ_ONLY) !== 0;
+      } else if (command === Command.STMT_FETCH) {
+        if (failed || status & ServerStatus.LAST_ROW_SENT || !(status & ServerStatus.CURSOR_EXISTS)) stmt.cursorOpen = false;
+      }
+      this.recomputeStatementPins();
+    }
+    const info = this.curInfo;
+    let captureNames: readonly string[] | null = null;
+    if (info !== null && !failed) {
+      captureNames = this.applyStatementEffects(info, status);
+    }
+    if (this.pins.has(PinReason.SET_TRANSACTION) && !(status & ServerStatus.IN_TRANS) && !(info && info.flags & StatementFlag.SET_TRANSACTION)) {
+      this.pins.delete(PinReason.SET_TRANSACTION);
+    }
+    if (this.curStateChanged && !this.curVarsChanged && !explainsStateChange(info, command)) this.addPin(PinReason.UNTRACKED_STATE);
+    if (captureNames !== null && captureNames.length > 0) {
+      this.phase = Phase.Finishing;
+      this.captureUserVars(conn, captureNames).then(
+        () => this.finishCommand(),
+        () => {
+          this.addPin(PinReason.UNTRACKED_STATE);
+          this.finishCommand();
+        },
+      );
+      return;
+    }
+    this.finishCommand();
+  }
+
+  /** Pins and unpins from what a successful statement did; returns user variables to capture. */
+  private applyStatementEffects(info: StatementInfo, _status: number): readonly string[] | null {
+    const f = info.flags;
+    if (f & (StatementFlag.LOCK_TABLES | StatementFlag.FLUSH_READ_LOCK)) this.addPin(PinReason.LOCK_TABLES);
+    if (f & StatementFlag.UNLOCK_TABLES) this.pins.delete(PinReason.LOCK_TABLES);
+    if (f & StatementFlag.GET_LOCK) this.addPin(PinReason.USER_LOCK);
+    if (f & StatementFlag.TEMPORARY && info.kind === StatementKind.Create) this.addPin(PinReason.TEMP_TABLE);
+    if (info.kind === StatementKind.Prepare) this.addPin(PinReason.PREPARE_SQL);
+    if (f & StatementFlag.SET_TRANSACTION) this.addPin(PinReason.SET_TRANSACTION);
+    if (f & StatementFlag.SQL_CALC_FOUND_ROWS) {
+      this.stickyNext = true;
+      this.ctx.countPin(PinReason.FOUND_ROWS);
+    }
+    if (f & StatementFlag.USER_VAR_WRITE) {
+      if (info.userVarsAssigned.length === 0) {
+        this.addPin(PinReason.UNTRACKED_STATE);
+        return null;
+      }
+      return info.userVarsAssigned;
+    }
+    return null;
+  }
+
+  /** Reads back user variables a statement assigned, so they can follow the client to other connections. */
+  private async captureUserVars(conn: BackendConnection, names: readonly string[]): Promise<void> {
+    const packets = await conn.query('SELECT ' + names.map((n) => '@' + quoteUserVar(n)).join(','));
+    const columns: Array<{ type: number; collation: number }> = [];
+    for (let i = 1; i <= names.length; i++) {
+      const c = parseColumnDefinition(packets[i]!.payload);
+      columns.push({ type: c.type, collation: c.collation });
+    }
+    const deprecateEof = (conn.capabilities & Capability.DEPRECATE_EOF) !== 0;
+    const row = packets[1 + names.length + (deprecateEof ? 0 : 1)]!.payload;
+    let pos = 0;
+    for (let i = 0; i < names.length; i++) {
+      let literal: string;
+      const first = row[pos]!;
+      if (first === 0xfb) {
+        literal = 'NULL';
+        pos += 1;
+      } else {
+        let len: number;
+        if (first < 0xfb) {
+          len = first;
+          pos += 1;
+        } else if (first === 0xfc) {
+          len = row.readUInt16LE(pos + 1);
+          pos += 3;
+        } else if (first === 0xfd) {
+          len = row.readUIntLE(pos + 1, 3);
+          pos += 4;
+        } else {
+          len = Number(row.readBigUInt64LE(pos + 1));
+          pos += 9;
+        }
+        literal = userVarLiteral(row.subarray(pos, pos + len), columns[i]!.type, columns[i]!.collation);
+        pos += len;
+      }
+      this.state.setUserVar(names[i]!, literal);
+      conn.state.setUserVar(names[i]!, literal);
+    }
+  }
+
+  private finishCommand(): void {
+    if (this.phase === Phase.Closed) return;
+    this.phase = Phase.Idle;
+    this.cur = null;
+    this.maybeRelease();
+    this.pump();
+  }
+
+  /** Gives the backend connection back unless something pins the client to it. */
+  private maybeRelease(): void {
+    const conn = this.backend;
+    if (conn === null || this.pins.size > 0 || this.stickyNext || !this.ctx.config.multiplexing) return;
+    this.backend = null;
+    if (this.backendPaused) {
+      this.backendPaused = false;
+      conn.socket.resume();
+    }
+    this.pool!.release(conn);
+  }
+
+  private recomputeStatementPins(): void {
+    let cursor = false;
+    let longData = false;
+    for (const s of this.statements.values()) {
+      cursor ||= s.cursorOpen;
+      longData ||= s.longData;
+    }
+    this.setPin(PinReason.CURSOR, cursor);
+    this.setPin(PinReason.LONG_DATA, longData);
+  }
+
+  private addPin(reason: PinReasonName): void {
+    if (this.pins.has(reason)) return;
+    this.pins.add(reason);
+    this.ctx.countPin(reason);
+  }
+
+  private setPin(reason: PinReasonName, on: boolean): void {
+    if (on) this.addPin(reason);
+    else this.pins.delete(reason);
+  }
+
+  pinReasons(): PinReasonName[] {
+    return [...this.pins];
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Commands answered by Sluice itself
+
+  private replyOk(): void {
+    this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS) }, this.capabilities));
+    this.finishLocal();
+  }
+
+  private sendError(spec: ErrorSpec, message: string, seq: number): void {
+    this.writeClient(errPacket(seq, spec, message));
+  }
+
+  /** Ends a command that did not (or no longer does) involve the backend. */
+  private finishLocal(): void {
+    if (this.phase === Phase.Closed) return;
+    this.phase = Phase.Idle;
+    this.cur = null;
+    this.maybeRelease();
+    if (!this.pumping) this.pump();
+  }
+
+  private async onResetConnection(): Promise<void> {
+    this.phase = Phase.Finishing;
+    await this.resetBackendState();
+    this.state.clear(charsetVariables(this.collation));
+    this.statements.clear();
+    this.lastStatus = ServerStatus.AUTOCOMMIT;
+    if (this.isClosed()) return;
+    this.replyOk();
+  }
+
+  /** Drops everything the session holds on a backend (pins, temp tables, locks, cursors). */
+  private async resetBackendState(): Promise<void> {
+    const conn = this.backend;
+    const dirty = this.pins.size > 0;
+    this.pins.clear();
+    this.stickyNext = false;
+    if (conn === null) return;
+    this.backend = null;
+    if (!dirty) {
+      this.pool!.release(conn);
+      return;
+    }
+    try {
+      await conn.resetSession();
+      this.pool!.release(conn);
+    } catch {
+      conn.destroy();
+    }
+  }
+
+  private async onChangeUser(p: Packet): Promise<void> {
+    this.phase = Phase.Finishing;
+    const req = parseChangeUser(p.payload, this.capabilities);
+    // Packets of the auth exchange come through the login path while it runs.
+    this.phase = Phase.Handshake;
+    try {
+      const verified = await verifyUser(this.ctx, this, req.user, req.token, req.plugin, this.scramble, 1, this.capabilities);
+      await this.resetBackendState();
+      this.statements.clear();
+      await this.beginSession(verified.user, req.collation || this.collation, req.database ?? verified.user.defaultSchema, verified.nextSeq);
+    } catch (err) {
+      // MariaDB closes the connection when COM_CHANGE_USER fails.
+      this.rejectLogin(err);
+    }
+  }
+
+  private onKill(targetId: number, queryOnly: boolean): void {
+    const target = this.ctx.sessions.get(targetId);
+    if (!target) {
+      this.sendError(ER.NO_SUCH_THREAD, `Unknown thread id: ${targetId}`, 1);
+      return this.finishLocal();
+    }
+    if (target.userName !== this.userName) {
+      this.sendError(ER.KILL_DENIED, `You are not owner of thread ${targetId}`, 1);
+      return this.finishLocal();
+    }
+    if (target === this && !queryOnly) {
+      this.sendError(ER.CONNECTION_KILLED, 'Connection was killed', 1);
+      this.socket.end();
+      this.close();
+      return;
+    }
+    const threadId = target.currentBackendThreadId();
+    if (queryOnly) {
+      if (threadId === 0 || target.idle || !this.ctx.admin) return this.replyOk();
+      this.phase = Phase.Finishing;
+      this.ctx.admin.rows(`KILL QUERY ${threadId}`).then(
+        () => this.replyOk(),
+        (err: Error) => {
+          this.sendError(ER.NO_SUCH_THREAD, err.message, 1);
+          this.finishLocal();
+        },
+      );
+      return;
+    }
+    if (threadId !== 0 && !target.idle && this.ctx.admin) void this.ctx.admin.rows(`KILL ${threadId}`).catch(() => undefined);
+    target.kill();
+    this.replyOk();
+  }
+
+  kill(): void {
+    this.socket.destroy();
+    this.close();
+  }
+
+  drain(): void {
+    this.draining = true;
+    if (this.phase === Phase.Idle && this.queue.length === 0) this.closeGracefully();
+    if (this.phase === Phase.Handshake) this.kill();
+  }
+
+  private closeGracefully(): void {
+    this.socket.end();
+    this.close();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Backend connection lost
+
+  onBackendClosed(conn: BackendConnection): void {
+    if (conn !== this.backend) return;
+    this.pool?.discard(conn);
+    this.backend = null;
+    this.backendPaused = false;
+    const inFlight = this.phase === Phase.Forwarding || this.phase === Phase.Preparing || this.phase === Phase.Infile || this.phase === Phase.Finishing;
+    const stateLost = this.pins.size > 0;
+    this.pins.clear();
+    this.stickyNext = false;
+    for (const s of this.statements.values()) {
+      s.cursorOpen = false;
+      s.longData = false;
+    }
+    if (inFlight) {
+      if (!this.responded) this.sendError(ER.BACKEND_LOST, 'Lost connection to backend server during query', (this.cur?.lastSeq ?? 0) + 1);
+      if (this.responded || stateLost) {
+        // Part of a result (or a transaction) is gone: the client cannot continue safely.
+        this.socket.end();
+        this.close();
+        return;
+      }
+      this.finishLocal();
+      return;
+    }
+    if (stateLost) {
+      // An open transaction / locks / temp tables vanished with the server session.
+      this.socket.end(errPacket(0, ER.BACKEND_LOST, 'Lost connection to backend server; the open transaction was rolled back'));
+      this.close();
+    }
+  }
+
+  private detachBackend(broken: boolean): void {
+    const conn = this.backend;
+    if (!conn) return;
+    this.backend = null;
+    if (broken) {
+      conn.broken = true;
+      this.pool?.discard(conn);
+      conn.destroy();
+    } else this.pool?.release(conn);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  private releaseUserSlot(): void {
+    if (!this.user) return;
+    const n = (this.ctx.userConnections.get(this.user.name) ?? 1) - 1;
+    if (n <= 0) this.ctx.userConnections.delete(this.user.name);
+    else this.ctx.userConnections.set(this.user.name, n);
+  }
+
+  close(): void {
+    if (this.phase === Phase.Closed) return;
+    const phase = this.phase;
+    this.phase = Phase.Closed;
+    this.failAuth(new Error('connection closed'));
+    this.ctx.sessions.delete(this.id);
+    this.ctx.counters.clientConnections--;
+    this.releaseUserSlot();
+    if (phase === Phase.Acquiring) this.pool?.cancelWait(this);
+    const conn = this.backend;
+    this.backend = null;
+    if (conn) {
+      if (phase === Phase.Forwarding || phase === Phase.Preparing || phase === Phase.Infile || phase === Phase.Finishing) {
+        // Mid-statement: the server session is in an unknown state.
+        conn.broken = true;
+        this.pool?.discard(conn);
+        conn.destroy();
+      } else if (this.pins.size > 0 || conn.scanner.isActive()) {
+        const pool = this.pool!;
+        conn.owner = pool;
+        conn.resetSession().then(
+          () => pool.release(conn),
+          () => conn.destroy(),
+        );
+      } else {
+        this.pool?.release(conn);
+      }
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+function closeStatementPacket(id: number): Buffer {
+  return new PacketWriter(9).u8(Command.STMT_CLOSE).u32(id).finish(0);
+}
+
+function stmtIdCommand(command: number, id: number): PacketWriter {
+  return new PacketWriter(9).u8(command).u32(id);
+}
+
+function explainsStateChange(info: StatementInfo | null, command: number | undefined): boolean {
+  if (command === Command.INIT_DB || command === Command.STMT_PREPARE || command === Command.RESET_CONNECTION) return true;
+  if (info === null) return command !== Command.QUERY;
+  if (info.flags & (StatementFlag.USER_VAR_WRITE | StatementFlag.TEMPORARY | StatementFlag.SESSION_SYSVAR_WRITE)) return true;
+  switch (info.kind) {
+    case StatementKind.Set:
+    case StatementKind.Use:
+    case StatementKind.Prepare:
+    case StatementKind.Deallocate:
+    case StatementKind.Execute:
+    case StatementKind.Begin:
+    case StatementKind.Commit:
+    case StatementKind.Rollback:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** SQL literal that recreates a user variable's value from its text-protocol form and column type. */
+function userVarLiteral(value: Buffer, type: number, collation: number): string {
+  switch (type) {
+    case ColumnType.TINY:
+    case ColumnType.SHORT:
+    case ColumnType.LONG:
+    case ColumnType.INT24:
+    case ColumnType.LONGLONG:
+    case ColumnType.DECIMAL:
+    case ColumnType.NEWDECIMAL:
+      return value.toString('latin1');
+    case ColumnType.DOUBLE:
+    case ColumnType.FLOAT: {
+      const s = value.toString('latin1');
+      return /e/i.test(s) ? s : s + 'E0';
+    }
+    default: {
+      if (collation === 63) return `X'${value.toString('hex')}'`;
+      const c = collationById(collation);
+      if (!c) return `X'${value.toString('hex')}'`;
+      return `_${c.charset} X'${value.toString('hex')}' COLLATE ${c.name}`;
+    }
+  }
+}
+
+function normalizeHost(addr: string): string {
+  if (addr.startsWith('::ffff:')) return addr.slice(7);
+  return addr;
+}

@@ -1,0 +1,105 @@
+// What every client session shares: config, pools, users, the session registry and counters.
+import { readFileSync } from 'node:fs';
+import type { SecureContext } from 'node:tls';
+import type { KeyObject } from 'node:crypto';
+import type { SluiceConfig } from '../config/schema.js';
+import type { PoolManager, PoolOptions } from '../backend/pool.js';
+import type { BackendEndpoint } from '../backend/connection.js';
+import type { AdminChannel } from '../backend/admin-channel.js';
+import type { UserDirectory } from './users.js';
+import type { Logger } from '../util/log.js';
+
+export interface SessionHandle {
+  readonly id: number;
+  readonly userName: string;
+  /** Thread id of the backend connection serving the session right now, or 0. */
+  currentBackendThreadId(): number;
+  /** Ends the session (KILL CONNECTION). */
+  kill(): void;
+  /** Finishes the current statement then closes (graceful shutdown). */
+  drain(): void;
+  readonly idle: boolean;
+}
+
+export const PinReason = {
+  TRANSACTION: 'transaction',
+  LOCK_TABLES: 'lock_tables',
+  USER_LOCK: 'user_lock',
+  TEMP_TABLE: 'temp_table',
+  PREPARE_SQL: 'prepared_sql',
+  CURSOR: 'cursor',
+  LONG_DATA: 'long_data',
+  SET_OPTION: 'set_option',
+  UNTRACKED_STATE: 'untracked_state',
+  WARNINGS: 'warnings',
+  FOUND_ROWS: 'found_rows',
+  SET_TRANSACTION: 'set_transaction',
+  NO_MULTIPLEXING: 'multiplexing_off',
+} as const;
+export type PinReasonName = (typeof PinReason)[keyof typeof PinReason];
+
+export interface Counters {
+  clientConnections: number;
+  clientConnectionsTotal: number;
+  authFailures: number;
+  statements: number;
+  syncs: number;
+  pins: Record<string, number>;
+}
+
+export class ProxyContext {
+  readonly sessions = new Map<number, SessionHandle>();
+  readonly userConnections = new Map<string, number>();
+  readonly counters: Counters = {
+    clientConnections: 0,
+    clientConnectionsTotal: 0,
+    authFailures: 0,
+    statements: 0,
+    syncs: 0,
+    pins: {},
+  };
+  private nextId = 1;
+  serverVersion = '10.11.0-MariaDB-sluice';
+  secureContext: SecureContext | null = null;
+  rsaPrivateKey: KeyObject | null = null;
+  rsaPublicPem = '';
+  draining = false;
+
+  constructor(
+    public config: SluiceConfig,
+    readonly pools: PoolManager,
+    readonly users: UserDirectory,
+    readonly admin: AdminChannel | null,
+    readonly primary: BackendEndpoint,
+    readonly log: Logger,
+  ) {}
+
+  allocateId(): number {
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    return id;
+  }
+
+  countPin(reason: PinReasonName): void {
+    this.counters.pins[reason] = (this.counters.pins[reason] ?? 0) + 1;
+  }
+
+  poolOptions(): PoolOptions {
+    return poolOptionsFrom(this.config);
+  }
+}
+
+export function poolOptionsFrom(config: SluiceConfig): PoolOptions {
+  const p = config.pool;
+  return {
+    min: p.min,
+    max: p.max,
+    connectTimeoutMs: p.connect_timeout_ms,
+    idleTimeoutMs: p.idle_timeout_ms,
+    maxLifetimeMs: p.max_lifetime_ms,
+    acquireTimeoutMs: p.acquire_timeout_ms,
+    tls: config.backend_tls.enabled
+      ? { ca: config.backend_tls.ca ? readFileSync(config.backend_tls.ca) : undefined, rejectUnauthorized: config.backend_tls.reject_unauthorized }
+      : null,
+  };
+}

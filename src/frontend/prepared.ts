@@ -1,0 +1,59 @@
+// Prepared statements under multiplexing. Clients see Sluice's statement ids; each backend connection
+// keeps its own server statements (keyed by SQL + the session properties that affect parsing) and
+// Sluice (re)prepares on whichever connection executes. Parameter types are remembered per statement
+// because a client sends them only when they change (new-params-bound flag).
+import { Command } from '../protocol/constants.js';
+import { PacketWriter } from '../protocol/writer.js';
+
+export interface ClientStatement {
+  readonly id: number;
+  /** SQL bytes (COM_STMT_PREPARE payload without the command byte). */
+  readonly sql: Buffer;
+  readonly key: string;
+  readonly params: number;
+  readonly columns: number;
+  /** 2 bytes per parameter, from the last execute that sent them. */
+  paramTypes: Buffer | null;
+  /** A cursor is open on the attached backend connection. */
+  cursorOpen: boolean;
+  /** COM_STMT_SEND_LONG_DATA was sent to the attached backend connection since the last execute. */
+  longData: boolean;
+}
+
+/** Cache key of a server-side statement: what it was parsed under matters, not just its text. */
+export function statementKey(sql: Buffer, schema: string | null, sqlMode: string | undefined, charset: string | undefined): string {
+  return `${schema ?? ''}\u0000${sqlMode ?? ''}\u0000${charset ?? ''}\u0000${sql.toString('latin1')}`;
+}
+
+export function preparePayload(sql: Buffer): Buffer {
+  return new PacketWriter(sql.length + 8).u8(Command.STMT_PREPARE).bytes(sql).finish(0).subarray(4);
+}
+
+export interface ExecuteHeader {
+  stmtId: number;
+  flags: number;
+  /** Offset of the NULL bitmap (10), and of the new-params-bound byte. */
+  boundFlagOffset: number;
+  newParamsBound: boolean;
+}
+
+/** Reads the fixed part of a COM_STMT_EXECUTE payload for a statement with `params` parameters. */
+export function readExecuteHeader(payload: Buffer, params: number): ExecuteHeader | null {
+  if (payload.length < 10) return null;
+  const stmtId = payload.readUInt32LE(1);
+  const flags = payload[5]!;
+  if (params === 0) return { stmtId, flags, boundFlagOffset: -1, newParamsBound: false };
+  const boundFlagOffset = 10 + ((params + 7) >> 3);
+  if (payload.length <= boundFlagOffset) return null;
+  return { stmtId, flags, boundFlagOffset, newParamsBound: payload[boundFlagOffset] === 1 };
+}
+
+/** Rebuilds an execute payload that omitted types (flag 0) into one that carries `types`. */
+export function withParamTypes(payload: Buffer, boundFlagOffset: number, types: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(payload.length + types.length);
+  payload.copy(out, 0, 0, boundFlagOffset);
+  out[boundFlagOffset] = 1;
+  types.copy(out, boundFlagOffset + 1);
+  payload.copy(out, boundFlagOffset + 1 + types.length, boundFlagOffset + 1);
+  return out;
+}
