@@ -7,6 +7,7 @@
 // the connection goes back to the pool at once.
 import type net from 'node:net';
 import tls from 'node:tls';
+import { Duplex } from 'node:stream';
 import { BackendConnection, NO_RESPONSE, type BackendOwner } from '../backend/connection.js';
 import type { BackendPool, PoolWaiter } from '../backend/pool.js';
 import { SessionState, planSync, quoteUserVar } from '../backend/session-state.js';
@@ -231,7 +232,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       raw.removeAllListeners('error');
       raw.removeAllListeners('close');
       raw.removeAllListeners('drain');
-      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.ctx.secureContext! });
+      // The client may have sent its TLS ClientHello right behind the SSLRequest, in the same chunk.
+      const early = this.framer.takeBuffered();
+      const transport = early.length > 0 ? replayingDuplex(raw, Buffer.from(early)) : raw;
+      const secure = new tls.TLSSocket(transport as net.Socket, { isServer: true, secureContext: this.ctx.secureContext! });
       this.socket = secure;
       this.secure = true;
       secure.once('secure', () => resolve());
@@ -1126,6 +1130,33 @@ function userVarLiteral(value: Buffer, type: number, collation: number): string 
       return `_${c.charset} X'${value.toString('hex')}' COLLATE ${c.name}`;
     }
   }
+}
+
+/** A duplex over `raw` that first yields `early` (bytes already read from it), then raw's data. */
+function replayingDuplex(raw: net.Socket, early: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end(cb);
+    },
+    destroy(err, cb) {
+      raw.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(early);
+  raw.on('data', (chunk: Buffer) => {
+    if (!d.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => d.push(null));
+  raw.on('close', () => d.destroy());
+  raw.on('error', (err) => d.destroy(err));
+  return d;
 }
 
 function normalizeHost(addr: string): string {

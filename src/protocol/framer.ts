@@ -40,6 +40,20 @@ export class PacketFramer {
     return this.buf.length - this.pos + this.filled + this.partsLength;
   }
 
+  /** Removes and returns bytes received after the last complete packet (e.g. a TLS ClientHello). */
+  takeBuffered(): Buffer {
+    if (this.filling) {
+      const b = this.filling.subarray(0, this.filled);
+      this.filling = null;
+      this.filled = 0;
+      return b;
+    }
+    const b = this.buf.subarray(this.pos);
+    this.buf = EMPTY;
+    this.pos = 0;
+    return b;
+  }
+
   /** Feeds bytes; complete packets are appended to `ready`. Throws PacketTooLargeError. */
   push(chunk: Buffer): void {
     if (this.filling) {
