@@ -261,8 +261,14 @@ export class BackendConnection {
 
   private onData(chunk: Buffer): void {
     if (this.scanner.isActive()) {
-      const extra = this.scanner.feed(chunk);
-      if (extra > 0) this.markBroken('bytes after the end of a response');
+      try {
+        const extra = this.scanner.feed(chunk);
+        if (extra > 0) this.markBroken('bytes after the end of a response');
+      } catch (err) {
+        // A response we cannot follow: this connection's stream is unusable; the owner hears of it.
+        this.markBroken((err as Error).message);
+        this.destroy();
+      }
       return;
     }
     this.markBroken('unsolicited bytes from server');

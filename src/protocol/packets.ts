@@ -81,7 +81,8 @@ export function parseSessionState(data: Buffer): SessionStateChanges {
         out.schema = e.lenencString();
         break;
       case SessionTrackType.STATE_CHANGE:
-        out.stateChanged = e.remaining() > 0 && e.lenencString() === '1';
+        // MariaDB sends the bare "1"; MySQL documents a length-encoded "1": accept both.
+        out.stateChanged = entry.includes(0x31);
         break;
       case SessionTrackType.GTIDS:
         out.gtids = entry.toString('utf8');

@@ -171,7 +171,8 @@ export function digest(sql: Buffer, start: number, end: number, opts: LexOptions
     // classify
     switch (t) {
       case Tok.Word:
-        kwKind = DKW.find(T.buf, T.start, T.end, T.h);
+        // after '.', a word is a qualified name, never a keyword
+        kwKind = prev === C.Dot ? 0 : DKW.find(T.buf, T.start, T.end, T.h);
         cat = kwKind === 0 ? C.Ident : kwKind === KwKind.Function ? C.Func : C.Keyword;
         break;
       case Tok.Number:
@@ -266,7 +267,7 @@ export function digest(sql: Buffer, start: number, end: number, opts: LexOptions
       ) {
         space = false; // function call
       }
-      if (space && prev === C.Var && cat === C.Var && T.start === T.prevEnd) space = false;
+      if (space && cat === C.Var && T.start === T.prevEnd && T.prevType !== Tok.Punct) space = false; // 'user'@'host'
       if (space) put(0x20);
     }
 

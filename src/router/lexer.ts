@@ -195,56 +195,66 @@ export function wordHash(s: string): number {
  * allocation. Keywords must consist of letters, digits and '_' only.
  */
 export class KeywordTable {
-  private readonly slots: Int32Array;
   private readonly mask: number;
-  private readonly hashes: number[] = [0];
-  private readonly words: Uint8Array[] = [new Uint8Array(0)];
-  private readonly ids: number[] = [0];
-  private maxLen = 0;
+  /** per slot: keyword id (0 = empty), hash, length, offset of its bytes in `bytes` */
+  private readonly slotId: Int32Array;
+  private readonly slotHash: Int32Array;
+  private readonly slotLen: Int32Array;
+  private readonly slotOff: Int32Array;
+  /** all keywords' bytes (each byte | 0x20), concatenated */
+  private readonly bytes: Uint8Array;
+  private readonly maxLen: number;
 
   constructor(entries: ReadonlyArray<readonly [string, number]>) {
     let size = 64;
     while (size < entries.length * 4) size <<= 1;
-    this.slots = new Int32Array(size);
     this.mask = size - 1;
+    this.slotId = new Int32Array(size);
+    this.slotHash = new Int32Array(size);
+    this.slotLen = new Int32Array(size);
+    this.slotOff = new Int32Array(size);
+    let total = 0;
+    for (const [word] of entries) total += word.length;
+    this.bytes = new Uint8Array(total);
+    let off = 0;
+    let maxLen = 0;
     for (const [word, id] of entries) {
       if (id <= 0) throw new Error('keyword ids must be > 0');
       const w = word.toLowerCase();
-      const bytes = new Uint8Array(w.length);
       for (let i = 0; i < w.length; i++) {
         const c = w.charCodeAt(i);
         if (c >= 0x80 || !(CC[c] & CC_IDENT)) throw new Error(`bad keyword ${word}`);
-        bytes[i] = c | 0x20;
+        this.bytes[off + i] = c | 0x20;
       }
       const h = wordHash(w);
-      const idx = this.words.length;
-      this.words.push(bytes);
-      this.hashes.push(h);
-      this.ids.push(id);
-      if (w.length > this.maxLen) this.maxLen = w.length;
       let s = h & this.mask;
-      while (this.slots[s] !== 0) s = (s + 1) & this.mask;
-      this.slots[s] = idx;
+      while (this.slotId[s] !== 0) s = (s + 1) & this.mask;
+      this.slotId[s] = id;
+      this.slotHash[s] = h;
+      this.slotLen[s] = w.length;
+      this.slotOff[s] = off;
+      off += w.length;
+      if (w.length > maxLen) maxLen = w.length;
     }
+    this.maxLen = maxLen;
   }
 
   /** id of the keyword spelled by buf[start, end) (hash h from the tokenizer), 0 if none */
   find(buf: Uint8Array, start: number, end: number, h: number): number {
     const len = end - start;
     if (len > this.maxLen || len <= 0) return 0;
-    const slots = this.slots;
     const mask = this.mask;
+    const slotId = this.slotId;
     let s = h & mask;
     for (;;) {
-      const idx = slots[s];
-      if (idx === 0) return 0;
-      if (this.hashes[idx] === h) {
-        const w = this.words[idx];
-        if (w.length === len) {
-          let i = 0;
-          while (i < len && (buf[start + i] | 0x20) === w[i]) i++;
-          if (i === len) return this.ids[idx];
-        }
+      const id = slotId[s];
+      if (id === 0) return 0;
+      if (this.slotHash[s] === h && this.slotLen[s] === len) {
+        const bytes = this.bytes;
+        const off = this.slotOff[s] - start;
+        let i = start;
+        while (i < end && (buf[i] | 0x20) === bytes[off + i]) i++;
+        if (i === end) return id;
       }
       s = (s + 1) & mask;
     }
@@ -279,6 +289,8 @@ export class Tokenizer {
   execSeen = false;
   /** the sluice hint, once found */
   hint: string | null = null;
+  private lastHint: string | null = null;
+  private lastHintBytes: Uint8Array | null = null;
 
   reset(buf: Buffer, start: number, end: number, nbe: boolean, ansi: boolean): void {
     if (start < 0) start = 0;
@@ -318,13 +330,22 @@ export class Tokenizer {
     this.type = Tok.EOF;
   }
 
-  /** next non-whitespace byte after the current token (comments not skipped), -1 at the end */
+  /** next byte after the current token, skipping whitespace and plain /* *\/ comments; -1 at the end */
   peekByte(): number {
     const buf = this.buf;
     const lim = this.lim;
     let p = this.end;
-    while (p < lim && CC[buf[p]] & CC_WS) p++;
-    return p < lim ? buf[p] : -1;
+    for (;;) {
+      while (p < lim && CC[buf[p]] & CC_WS) p++;
+      if (p + 2 < lim && buf[p] === 0x2f && buf[p + 1] === 0x2a && buf[p + 2] !== 0x21) {
+        let i = p + 2;
+        while (i + 1 < lim && !(buf[i] === 0x2a && buf[i + 1] === 0x2f)) i++;
+        if (i + 1 >= lim) return -1;
+        p = i + 2;
+        continue;
+      }
+      return p < lim ? buf[p] : -1;
+    }
   }
 
   /** byte at offset k after the current token's end (no skipping), -1 past the end */
@@ -357,6 +378,7 @@ export class Tokenizer {
     this.prevEnd = this.end;
     const buf = this.buf;
     const lim = this.lim;
+    const cc = CC;
     let p = this.pos;
     // whitespace and comments
     for (;;) {
@@ -365,7 +387,7 @@ export class Tokenizer {
         return (this.type = Tok.EOF);
       }
       const b = buf[p];
-      if (CC[b] & CC_WS) {
+      if (cc[b] & CC_WS) {
         p++;
       } else if (b === 0x2f /* / */) {
         if (p + 1 < lim && buf[p + 1] === 0x2a /* * */) p = this.blockComment(p);
@@ -384,14 +406,14 @@ export class Tokenizer {
     }
     this.start = p;
     const b = buf[p];
-    const c = CC[b];
+    const c = cc[b];
     if (c & CC_IDENT) {
       if (c & CC_DIGIT) return this.number(p);
       let h = Math.imul(FNV_OFF ^ (b | 0x20), FNV_PRIME);
       let q = p + 1;
       while (q < lim) {
         const x = buf[q];
-        if (!(CC[x] & CC_IDENT)) break;
+        if (!(cc[x] & CC_IDENT)) break;
         h = Math.imul(h ^ (x | 0x20), FNV_PRIME);
         q++;
       }
@@ -415,7 +437,7 @@ export class Tokenizer {
       case 0x2e: // .
         if (
           p + 1 < lim &&
-          CC[buf[p + 1]] & CC_DIGIT &&
+          cc[buf[p + 1]] & CC_DIGIT &&
           !(this.prevEnd === p && (this.prevType === Tok.Word || this.prevType === Tok.QIdent))
         ) {
           return this.number(p);
@@ -490,24 +512,41 @@ export class Tokenizer {
     s += 7;
     while (s < e && buf[s] <= 0x20) s++;
     while (e > s && buf[e - 1] <= 0x20) e--;
-    this.hint = utf8(buf, s, e);
+    // the same few hints repeat: reuse the last string instead of decoding again
+    const prev = this.lastHintBytes;
+    if (prev !== null && prev.length === e - s) {
+      let i = 0;
+      while (i < prev.length && prev[i] === buf[s + i]) i++;
+      if (i === prev.length) {
+        this.hint = this.lastHint;
+        return;
+      }
+    }
+    const h = utf8(buf, s, e);
+    this.lastHintBytes = Uint8Array.prototype.slice.call(buf, s, e);
+    this.lastHint = h;
+    this.hint = h;
   }
 
   /** quoted string / identifier / quoted user variable starting with the quote byte at q (token starts at tokStart) */
   private quoted(q: number, quote: number, type: Tok, tokStart: number): Tok {
     const buf = this.buf;
     const lim = this.lim;
-    const esc = type !== Tok.QIdent && quote !== 0x60 && !this.nbe;
+    // with escapes the scan stops at a backslash too; without, `stop` is the quote itself
+    const stop = type !== Tok.QIdent && quote !== 0x60 && !this.nbe ? 0x5c : quote;
     let i = q + 1;
     let cEnd = lim;
     for (;;) {
+      while (i < lim) {
+        const x = buf[i];
+        if (x === quote || x === stop) break;
+        i++;
+      }
       if (i >= lim) {
         i = lim;
-        cEnd = lim;
         break;
       }
-      const x = buf[i];
-      if (x === quote) {
+      if (buf[i] === quote) {
         if (i + 1 < lim && buf[i + 1] === quote) {
           i += 2;
           continue;
@@ -516,12 +555,9 @@ export class Tokenizer {
         i++;
         break;
       }
-      if (x === 0x5c && esc) {
-        i += 2;
-        continue;
-      }
-      i++;
+      i += 2; // backslash escape
     }
+    if (i > lim) i = lim;
     if (type === Tok.QIdent) {
       let h = FNV_OFF;
       for (let k = q + 1; k < cEnd; k++) h = Math.imul(h ^ (buf[k] | 0x20), FNV_PRIME);
@@ -564,36 +600,37 @@ export class Tokenizer {
   private number(p: number): Tok {
     const buf = this.buf;
     const lim = this.lim;
+    const cc = CC;
     let i = p;
     let word = false;
     if (buf[p] === 0x30 && p + 1 < lim && ((buf[p + 1] | 0x20) === 0x78 || (buf[p + 1] | 0x20) === 0x62)) {
       // 0x1F / 0b101 (an identifier if other characters follow)
       const hex = (buf[p + 1] | 0x20) === 0x78;
       i = p + 2;
-      while (i < lim && CC[buf[i]] & CC_IDENT) {
+      while (i < lim && cc[buf[i]] & CC_IDENT) {
         const x = buf[i];
-        if (hex ? !(CC[x] & CC_HEX) : x !== 0x30 && x !== 0x31) word = true;
+        if (hex ? !(cc[x] & CC_HEX) : x !== 0x30 && x !== 0x31) word = true;
         i++;
       }
       if (i === p + 2) word = true;
     } else {
-      while (i < lim && CC[buf[i]] & CC_DIGIT) i++;
+      while (i < lim && cc[buf[i]] & CC_DIGIT) i++;
       if (i < lim && buf[i] === 0x2e) {
         i++;
-        while (i < lim && CC[buf[i]] & CC_DIGIT) i++;
+        while (i < lim && cc[buf[i]] & CC_DIGIT) i++;
       }
       if (i < lim && (buf[i] | 0x20) === 0x65 /* e */) {
         let j = i + 1;
         if (j < lim && (buf[j] === 0x2b || buf[j] === 0x2d)) j++;
-        if (j < lim && CC[buf[j]] & CC_DIGIT) {
+        if (j < lim && cc[buf[j]] & CC_DIGIT) {
           i = j;
-          while (i < lim && CC[buf[i]] & CC_DIGIT) i++;
+          while (i < lim && cc[buf[i]] & CC_DIGIT) i++;
         }
       }
-      if (i < lim && CC[buf[i]] & CC_IDENT && buf[p] !== 0x2e) {
+      if (i < lim && cc[buf[i]] & CC_IDENT && buf[p] !== 0x2e) {
         // 123abc is an identifier
         word = true;
-        while (i < lim && CC[buf[i]] & CC_IDENT) i++;
+        while (i < lim && cc[buf[i]] & CC_IDENT) i++;
       }
     }
     this.pos = this.end = i;
