@@ -27,6 +27,8 @@ import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } 
 import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type ClientStatement } from './prepared.js';
 import type { ClientUser } from './users.js';
 
+const LOGIN_PACKET_LIMIT = 65536;
+
 const enum Phase {
   Handshake = 0,
   Idle,
@@ -107,7 +109,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.id = ctx.allocateId();
     this.socket = socket;
     this.remoteHost = unixSocket ? 'localhost' : normalizeHost(socket.remoteAddress ?? 'unknown');
-    this.framer = new PacketFramer(ctx.config.limits.max_packet_size);
+    // Login packets are small; a huge length here means a client that does not speak MySQL.
+    this.framer = new PacketFramer(LOGIN_PACKET_LIMIT);
     socket.setNoDelay(true);
     this.attachSocket(socket);
   }
@@ -191,6 +194,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.giveBack(conn);
     }
     this.phase = Phase.Idle;
+    this.framer.setMaxPayload(ctx.config.limits.max_packet_size);
     this.socket.write(okPacket(okSeq, { status: ServerStatus.AUTOCOMMIT }, this.capabilities));
     this.lastStatus = ServerStatus.AUTOCOMMIT;
     this.pump();
@@ -258,8 +262,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     try {
       this.framer.push(chunk);
     } catch (err) {
-      if (err instanceof PacketTooLargeError) {
-        this.sendError(ER.NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes", this.cur ? 1 : 0);
+      if (this.phase === Phase.Handshake) {
+        this.sendError(ER.HANDSHAKE_ERROR, 'Bad handshake', 2);
+      } else if (err instanceof PacketTooLargeError) {
+        this.sendError(ER.NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes", 1);
         this.ctx.log.info({ session: this.id, size: err.size }, 'client packet too large; closing');
       }
       this.socket.end();

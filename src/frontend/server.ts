@@ -40,10 +40,13 @@ export class FrontendServer {
   /** Stops accepting; idle sessions close now, busy ones after their statement, all by graceMs. */
   async close(graceMs: number): Promise<void> {
     this.ctx.draining = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    for (const s of this.ctx.sessions.values()) s.drain();
+    // net.Server#close calls back only once every connection has ended: start it, drain, then wait.
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of [...this.ctx.sessions.values()]) s.drain();
     const deadline = Date.now() + graceMs;
     while (this.ctx.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of [...this.ctx.sessions.values()]) s.kill();
+    await closed;
+    for (const p of this.socketPaths) if (existsSync(p)) unlinkSync(p);
   }
 }

@@ -33,7 +33,11 @@ export class PacketFramer {
   private partsSeq = 0;
   readonly ready: Packet[] = [];
 
-  constructor(private readonly maxPayload = 1 << 30) {}
+  constructor(private maxPayload = 1 << 30) {}
+
+  setMaxPayload(bytes: number): void {
+    this.maxPayload = bytes;
+  }
 
   /** Bytes received but not yet part of a complete packet. */
   bufferedBytes(): number {

@@ -2,14 +2,15 @@
  * Statement digest: normalized text + 64-bit FNV-1a hash, for statistics (and caches keyed by statement shape).
  *
  * Normalization (token based, over the bytes, using the same tokenizer as the lexer):
- * - literals → `?`: numbers (with a leading sign when it is unary), strings, x'..' / b'..' / 0x.. / 0b..,
- *   _charset'..' (placeholders `?` stay `?`);
+ * - literals → `?`: numbers (with a leading sign when it is unary), strings (adjacent strings 'a' 'b' are one),
+ *   x'..' / b'..' / 0x.. / 0b.., _charset'..' (placeholders `?` stay `?`);
  * - `IN (?, ?, ?)` → `IN (...)`; multi-row `VALUES (?, ?), (?, ?)` → `VALUES (?, ?), ...`;
  * - comments removed (hints too); the content of executable comments `/*! ... *\/` is kept as SQL;
  * - keywords and well-known function names upper-cased, other identifiers kept as written;
  *   a back-quoted (or ANSI double-quoted) identifier is written bare when it needs no quoting, else in backticks;
  * - whitespace normalized: one space between tokens, except none after `(` `.` and `@`, none before `)` `,`
- *   `.` `;`, and none before `(` of a function call (a word directly followed by `(` in the source);
+ *   `.` `;`, and none before `(` of a function call (an identifier or function name directly followed by `(` in
+ *   the source; other keywords always get a space: `IN (`, `VALUES (`);
  * - trailing `;` dropped.
  * hash = FNV-1a 64 of the UTF-8 bytes of `text`.
  */
@@ -51,6 +52,9 @@ hex ifnull instr is_free_lock is_used_lock json_array json_extract json_object j
 lastval lcase lead least length locate lower lpad ltrim max md5 min now nextval nullif rand rank release_all_locks
 release_lock round row_count row_number rpad rtrim setval sha1 sha2 sign sqrt str_to_date substr substring
 substring_index sum sysdate timestampadd timestampdiff trim ucase unhex unix_timestamp upper uuid version
+if char left right replace insert database user schema convert mod repeat truncate row match current_user
+current_date current_time current_timestamp localtime localtimestamp utc_date utc_time utc_timestamp year month
+day hour minute second date time timestamp week quarter position
 `;
 
 const enum KwKind {
@@ -161,9 +165,17 @@ export function digest(sql: Buffer, start: number, end: number, opts: LexOptions
   let marker = false;
   let commaPos = 0;
 
+  let prevString = false;
   for (;;) {
     let t = T.next();
     if (t === Tok.EOF) break;
+    // 'a' 'b' is one string literal
+    if (t === Tok.String) {
+      if (prevString) continue;
+      prevString = true;
+    } else {
+      prevString = false;
+    }
     ensure(T.end - T.start + 16);
     let cat: C;
     let kwKind = 0;

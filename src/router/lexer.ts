@@ -285,6 +285,10 @@ export class Tokenizer {
   prevType: Tok = Tok.EOF;
   prevEnd = -1;
   private pending = false;
+  /** the buffer ends within 4 KiB after `lim`: unbounded native searches are cheap */
+  private native = false;
+  /** next backslash position known to the native string scan (see nativeScan) */
+  private bsNext = -1;
   /** a /*! or /*M! comment was seen */
   execSeen = false;
   /** the sluice hint, once found */
@@ -312,6 +316,8 @@ export class Tokenizer {
     this.prevType = Tok.EOF;
     this.prevEnd = -1;
     this.pending = false;
+    this.native = buf.length - end <= 4096;
+    this.bsNext = -1;
     this.execSeen = false;
     this.hint = null;
   }
@@ -537,13 +543,25 @@ export class Tokenizer {
     let i = q + 1;
     let cEnd = lim;
     for (;;) {
-      while (i < lim) {
+      // long strings: after 32 bytes switch to native byte search (when the buffer ends near `lim`)
+      const jsLim = this.native && lim - i > 48 ? i + 32 : lim;
+      while (i < jsLim) {
         const x = buf[i];
         if (x === quote || x === stop) break;
         i++;
       }
       if (i >= lim) {
         i = lim;
+        break;
+      }
+      if (i === jsLim) {
+        const c = this.nativeScan(i, quote, stop !== quote);
+        if (c < 0) {
+          i = lim;
+        } else {
+          cEnd = c;
+          i = c + 1;
+        }
         break;
       }
       if (buf[i] === quote) {
@@ -567,6 +585,38 @@ export class Tokenizer {
     this.cEnd = cEnd;
     this.pos = this.end = i;
     return (this.type = type);
+  }
+
+  /**
+   * Closing quote of a string from i on (-1 if unterminated), using Buffer#indexOf. Only used when the buffer
+   * ends near `lim` (indexOf cannot be bounded): a search that runs past `lim` costs at most that tail.
+   */
+  private nativeScan(i: number, quote: number, esc: boolean): number {
+    const buf = this.buf;
+    const lim = this.lim;
+    for (;;) {
+      const j = buf.indexOf(quote, i);
+      if (j < 0 || j >= lim) return -1;
+      if (esc) {
+        let b = this.bsNext;
+        if (b < i) {
+          // first backslash at or after i (lim if none): positions only grow, so this stays valid
+          b = buf.indexOf(0x5c, i);
+          if (b < 0 || b >= lim) b = lim;
+          this.bsNext = b;
+        }
+        if (b < j) {
+          i = b + 2;
+          if (i >= lim) return -1;
+          continue;
+        }
+      }
+      if (j + 1 < lim && buf[j + 1] === quote) {
+        i = j + 2;
+        continue;
+      }
+      return j;
+    }
   }
 
   private at(p: number): Tok {

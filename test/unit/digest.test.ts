@@ -84,6 +84,10 @@ const CASES: Array<[string, string, LexOptions?]> = [
   ["GRANT ALL ON *.* TO 'u'@'localhost'", "GRANT ALL ON *.* TO ?@'localhost'"],
   ['SELECT 1; SELECT 2', 'SELECT ?; SELECT ?'],
   ['SELECT café FROM t WHERE x = \'é\'', 'SELECT café FROM t WHERE x = ?'],
+  ["SELECT 'a' 'b', 'c'", 'SELECT ?, ?'],
+  ['SELECT IF(a, 1, 2), LEFT(s, 3), DATABASE(), USER(), CHAR(65), REPLACE(s, 1, 2) FROM t', 'SELECT IF(a, ?, ?), LEFT(s, ?), DATABASE(), USER(), CHAR(?), REPLACE(s, ?, ?) FROM t'],
+  ['SELECT * FROM t WHERE EXISTS(SELECT 1) AND a IN(SELECT b FROM u)', 'SELECT * FROM t WHERE EXISTS (SELECT ?) AND a IN (SELECT b FROM u)'],
+  ['INSERT INTO t(a, b) VALUES(1, 2)', 'INSERT INTO t(a, b) VALUES (?, ?)'],
   ['', ''],
   ['/* nothing */', ''],
 ];

@@ -115,8 +115,14 @@ interface RunOptions {
 }
 
 /** Feeds `fx` cut at `cuts` (plus its pause point) and returns every violated expectation. */
+const withTrailing = new WeakMap<ResponseFixture, Buffer>();
+
 function runCuts(fx: ResponseFixture, cuts: number[], opts: RunOptions = {}): string[] {
-  const stream = opts.trailing ? Buffer.concat([fx.bytes, TRAILING]) : fx.bytes;
+  let stream = fx.bytes;
+  if (opts.trailing) {
+    stream = withTrailing.get(fx) ?? Buffer.concat([fx.bytes, TRAILING]);
+    withTrailing.set(fx, stream);
+  }
   const responseEnd = fx.bytes.length;
   const scanner = opts.scanner ?? new ResponseScanner();
   const rec = new Recorder(fx.bytes, fx.wire.physical);
@@ -165,7 +171,9 @@ function runCuts(fx: ResponseFixture, cuts: number[], opts: RunOptions = {}): st
   if (got !== want) errors.push(`controls ${got}, expected ${want}`);
   if (doneSeen) {
     if (scanner.isActive()) errors.push('scanner still active after done');
-    if (scanner.lastWasError !== fx.expect.lastWasError) errors.push(`lastWasError ${scanner.lastWasError}`);
+    // BUG D (checked in its own test.todo below): an ERR answering COM_STATISTICS leaves lastWasError false.
+    const bugD = fx.kind === ResponseKind.Statistics && fx.expect.lastWasError;
+    if (!bugD && scanner.lastWasError !== fx.expect.lastWasError) errors.push(`lastWasError ${scanner.lastWasError}`);
     if (fx.expect.status !== undefined && scanner.last.status !== fx.expect.status) {
       errors.push(`last.status 0x${scanner.last.status.toString(16)}, expected 0x${fx.expect.status.toString(16)}`);
     }
@@ -289,7 +297,7 @@ describe('ResponseScanner: every response shape, every chunking', () => {
       it.todo(`BUG A: ${fx.name}: chunk boundary inside the last definition ends the response early`, () => {
         assert.ok(buggy.length > 0);
         const failures = buggy.map(({ c }) => runCuts(fx, c.cuts, { trailing: c.trailing })).filter((e) => e.length > 0);
-        assert.deepEqual(failures.slice(0, 3), []);
+        assert.deepEqual(failures.slice(0, 3), [], `${failures.length} of ${buggy.length} chunkings cut inside the last definition fail`);
       });
     }
   }
@@ -297,23 +305,20 @@ describe('ResponseScanner: every response shape, every chunking', () => {
 
 describe('ResponseScanner: 16 MiB rows (continuation packets)', () => {
   for (const { name, build } of largeResponseFixtures()) {
-    let buggy: Array<{ bug: string; c: Chunking }> = [];
+    let predicted = 0;
+    let failing: string[] = [];
     it(name, () => {
       const fx = build();
-      buggy = check(fx, true);
-      if (buggy.length > 0) {
-        // BUG B: retried in the todo below.
-        const failing = buggy.map(({ c }) => ({ c, e: runCuts(fx, c.cuts, { trailing: c.trailing }) })).filter((r) => r.e.length > 0);
-        buggy = failing.map(({ c }) => ({ bug: 'B', c }));
-      }
+      const buggy = check(fx, true);
+      // BUG B: the chunkings skipped by check() are retried in the todo below; run them here while the
+      // 16 MiB fixture is alive.
+      predicted = buggy.length;
+      failing = buggy.filter(({ c }) => runCuts(fx, c.cuts, { trailing: c.trailing }).length > 0).map(({ c }) => c.label);
     });
     if (name.includes('exactly 0xffffff')) {
       it.todo(`BUG B: ${name}: chunk ending within 5 bytes of the empty continuation packet`, () => {
-        assert.deepEqual(
-          buggy.map(({ c }) => c.label),
-          [],
-          'chunkings that fail because of BUG B',
-        );
+        assert.ok(predicted > 0);
+        assert.deepEqual(failing, [], `${failing.length} of ${predicted} chunkings ending within 5 bytes of the empty packet fail`);
       });
     }
   }
@@ -484,6 +489,17 @@ describe('ResponseScanner: targeted behaviour', () => {
     assert.equal(h.done, 1);
     assert.equal(h.bytes.length, 1);
     assert.deepEqual(h.bytes[0], ok);
+  });
+
+  // BUG D (response-scanner.ts onControl, State.Statistics): the ERR is reported as ControlKind.Err but
+  // lastWasError is not set (every other state sets it for an ERR).
+  it.todo('BUG D: an ERR answering COM_STATISTICS sets lastWasError', () => {
+    const s = new ResponseScanner();
+    const h = new Collect();
+    s.begin(ResponseKind.Statistics, false, false, h);
+    s.feed(frame(errPayload(1227, '42000', 'Access denied; you need the PROCESS privilege'), 1));
+    assert.deepEqual(h.kinds, [ControlKind.Err]);
+    assert.equal(s.lastWasError, true); // BUG: actual false
   });
 
   // BUG A, minimal reproduction.
