@@ -148,7 +148,7 @@ test('an oversized packet gets ERR 1153 and only that connection closes', async 
   }
 });
 
-test('a client that does not speak MySQL gets 'Bad handshake' and the proxy carries on', async () => {
+test("a client that does not speak MySQL gets Bad handshake and the proxy carries on", async () => {
   // A raw client: complete a login with mysql2 is not possible for custom commands, so speak bytes.
   const garbage = await new Promise<Buffer>((resolve, reject) => {
     const s = net.connect(sluice.port, '127.0.0.1');
