@@ -10,6 +10,10 @@ command -v mariadb-install-db >/dev/null 2>&1 || [ -x /usr/bin/mariadb-install-d
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Connector/C test client (test/clients/stmt_client.c, compiled by test/integration/connector-c.test.ts)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v mariadb_config >/dev/null 2>&1 || [ -f /usr/include/mariadb/mysql.h ] || need+=(libmariadb-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

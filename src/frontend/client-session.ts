@@ -744,7 +744,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const stmt = this.curStmt;
     if (stmt !== null) {
       if (command === Command.STMT_EXECUTE) {
-        stmt.longData = false;
+        // Long data stays bound on the server statement until COM_STMT_RESET/CLOSE (MariaDB reuses it in
+        // later executes), so the LONG_DATA pin lasts until then.
         stmt.cursorOpen = !failed && (status & ServerStatus.CURSOR_EXISTS) !== 0 && (this.cur!.payload[5]! & CursorType.READ_ONLY) !== 0;
       } else if (command === Command.STMT_FETCH) {
         if (failed || status & ServerStatus.LAST_ROW_SENT || !(status & ServerStatus.CURSOR_EXISTS)) stmt.cursorOpen = false;

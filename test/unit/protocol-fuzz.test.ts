@@ -28,7 +28,7 @@ import {
 } from '../helpers/fixtures.js';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 20240611);
-const started = Date.now();
+const cpuAtStart = process.cpuUsage();
 
 /** Random input: pure noise, or a mutated valid sample (more likely to get deep into a decoder). */
 function input(rnd: () => number, samples: Buffer[], maxNoise = 64): Buffer {
@@ -176,6 +176,7 @@ describe('fuzz: payload parsers', () => {
   });
 
   it('non-ProtocolDecodeError rejections are only the documented "unsupported" Errors', () => {
+    if (process.env.SLUICE_FUZZ_VERBOSE) console.log(thrownBy);
     const allowed = [/^Error: unsupported handshake protocol version N$/, /^Error: client does not support protocol N\.N$/];
     const unexpected: string[] = [];
     for (const [name, m] of thrownBy) {
@@ -208,6 +209,13 @@ class Counting implements ResponseHandler {
     this.done++;
   }
 }
+
+/**
+ * A split control packet is held in a buffer of its full size, so the held buffer may exceed what has been
+ * fed by the rest of that packet; real control packets (OK/ERR/EOF/column count/PREPARE_OK/LOCAL INFILE)
+ * are far below 64 KiB, so anything beyond this slack is memory committed on the word of a header alone.
+ */
+const HELD_SLACK = 64 * 1024;
 
 interface ScannerInternals {
   held: Buffer | null;
@@ -263,7 +271,7 @@ describe('fuzz: ResponseScanner', () => {
         if (held !== null) {
           // Bounded: never more than one maximal physical packet.
           assert.ok(held.length <= 0xffffff + 4, `iteration ${iter}: held ${held.length} bytes`);
-          if (held.length > fed && oversizedHeld.length < 5) {
+          if (held.length > fed + HELD_SLACK && oversizedHeld.length < 5) {
             oversizedHeld.push(`kind ${kind}, deprecateEof ${deprecateEof}: held ${held.length} bytes after ${fed} fed (first bytes ${data.subarray(0, 8).toString('hex')})`);
           }
         }
@@ -286,17 +294,30 @@ describe('fuzz: ResponseScanner', () => {
   it('throws only on malformed column counts (RangeError from readLenenc), nothing else', () => {
     // Documented here rather than hidden: a column-count packet whose lenenc prefix promises more bytes than
     // the packet has (e.g. payload "fc") makes feed() throw a RangeError out of the data handler.
+    if (process.env.SLUICE_FUZZ_VERBOSE) console.log(errors);
     for (const cls of errors.keys()) assert.match(cls, /^RangeError: /, cls);
   });
 
   // BUG F (memory): a control packet's buffer is allocated from the length in its header before its bytes
   // arrive. In the First state every packet is a control packet, so 5 bytes "ff ff ff 01 00" from a server
   // make the scanner allocate 16 MiB + 3 bytes up front (bounded per scanner, but not by the input).
-  it.todo('BUG F: the scanner never holds a buffer larger than the bytes fed to it', () => {
-    assert.deepEqual(oversizedHeld, []); // BUG: e.g. "kind 1: held 16777219 bytes after 5 fed"
+  it.todo('BUG F: the scanner never holds a buffer much larger (> 64 KiB) than the bytes fed to it', () => {
+    assert.deepEqual(oversizedHeld, []); // BUG: e.g. "kind 1: held 5951771 bytes after 5 fed"
   });
 
-  it('the whole fuzz suite stays fast', () => {
-    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+  it('BUG F, minimal reproduction: 5 bytes make the scanner allocate 16 MiB', () => {
+    const s = new ResponseScanner();
+    s.begin(ResponseKind.Result, false, false, new Counting());
+    s.feed(Buffer.from([0xff, 0xff, 0xff, 0x01, 0x00]));
+    const { held } = s as unknown as ScannerInternals;
+    // Documents current behaviour (bounded by one maximal packet); the todo above is the desired one.
+    assert.ok(held !== null && held.length === 0xffffff + 4);
+  });
+
+  it('the whole fuzz suite stays fast (< 10 s of CPU)', () => {
+    // CPU time rather than wall time: the suite must not flake on a loaded machine.
+    const used = process.cpuUsage(cpuAtStart);
+    const ms = (used.user + used.system) / 1000;
+    assert.ok(ms < 10_000, `${Math.round(ms)} ms of CPU`);
   });
 });
