@@ -395,6 +395,7 @@ function errorLines(text) {
 
 let runSeq = 0;
 async function runSysbench(label, workload, target, threads, time, timeoutMs) {
+  if (shuttingDown) throw new Error('interrupted');
   const args = sysbenchArgs(workload, target, threads, time);
   const r = await runCmd(`sysbench ${label}`, 'sysbench', args, timeoutMs ?? (time + 60) * 1000);
   const all = r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : '');
@@ -492,6 +493,7 @@ async function startRelay() {
 
 /** Before a run: a dead proxy is recorded (with its log tail) and restarted. */
 async function ensureAlive(name, when) {
+  if (shuttingDown) throw new Error('interrupted');
   const t = targets[name];
   if (!t?.proc || !t.proc.done) return;
   const ev = { kind: 'crash', target: name, when, exit: fmtExit(t.proc.result), logTail: t.logFile ? tail(t.logFile, 30) : tail(path.join(LOG_DIR, `${name}.log`), 30) };
@@ -786,7 +788,7 @@ try {
   await main();
 } catch (err) {
   fatalError = err?.stack ?? String(err);
-  console.error(`bench: FAILED: ${fatalError}`);
+  if (!shuttingDown) console.error(`bench: FAILED: ${fatalError}`);
   exitCode = 1;
 }
 if (!shuttingDown) {

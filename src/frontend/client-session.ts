@@ -28,6 +28,16 @@ import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type C
 import type { ClientUser } from './users.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
+const EMPTY = Buffer.alloc(0);
+
+const enum LoginStage {
+  /** Waiting for the client's first packet (handshake response or SSLRequest). */
+  First = 0,
+  /** SSLRequest seen: bytes are TLS records until the socket is upgraded. */
+  TlsPending,
+  /** Later login packets go through the framer. */
+  Framed,
+}
 
 const enum Phase {
   Handshake = 0,
@@ -54,6 +64,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   secure = false;
 
   // --- login
+  private loginStage = LoginStage.First as LoginStage;
+  private preLogin: Buffer = EMPTY;
+  private earlyTls: Buffer[] = [];
   private authQueue: Packet[] = [];
   private authWaiter: ((p: Packet) => void) | null = null;
   private authReject: ((e: Error) => void) | null = null;
@@ -236,8 +249,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       raw.removeAllListeners('error');
       raw.removeAllListeners('close');
       raw.removeAllListeners('drain');
-      // The client may have sent its TLS ClientHello right behind the SSLRequest, in the same chunk.
-      const early = this.framer.takeBuffered();
+      // The client may have sent its TLS ClientHello right behind the SSLRequest (see onLoginBytes).
+      const early = Buffer.concat(this.earlyTls);
+      this.earlyTls = [];
+      this.loginStage = LoginStage.Framed;
       const transport = early.length > 0 ? replayingDuplex(raw, Buffer.from(early)) : raw;
       const secure = new tls.TLSSocket(transport as net.Socket, { isServer: true, secureContext: this.ctx.secureContext! });
       this.socket = secure;
@@ -259,6 +274,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   // Client input
 
   private onClientData(chunk: Buffer): void {
+    if (this.phase === Phase.Handshake && this.loginStage !== LoginStage.Framed) {
+      this.onLoginBytes(chunk);
+      return;
+    }
     try {
       this.framer.push(chunk);
     } catch (err) {
@@ -275,15 +294,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const ready = this.framer.ready;
     if (ready.length === 0) return;
     if (this.phase === Phase.Handshake) {
-      while (ready.length > 0) {
-        const p = ready.shift()!;
-        const waiter = this.authWaiter;
-        if (waiter) {
-          this.authWaiter = null;
-          this.authReject = null;
-          waiter(p);
-        } else this.authQueue.push(p);
-      }
+      while (ready.length > 0) this.deliverLoginPacket(ready.shift()!);
       return;
     }
     if (this.phase === Phase.Infile) {
@@ -293,6 +304,49 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     for (let i = 0; i < ready.length; i++) this.queue.push(ready[i]!);
     ready.length = 0;
     this.pump();
+  }
+
+  /**
+   * The client's first packet is read here, not by the framer: if it is an SSLRequest, the bytes behind it
+   * are the TLS ClientHello (possibly in the same chunk), which must reach the TLS layer untouched.
+   */
+  private onLoginBytes(chunk: Buffer): void {
+    if (this.loginStage === LoginStage.TlsPending) {
+      this.earlyTls.push(chunk);
+      return;
+    }
+    this.preLogin = this.preLogin.length === 0 ? chunk : Buffer.concat([this.preLogin, chunk]);
+    const pre = this.preLogin;
+    if (pre.length < 4) return;
+    const len = pre.readUIntLE(0, 3);
+    if (len > LOGIN_PACKET_LIMIT) {
+      this.sendError(ER.HANDSHAKE_ERROR, 'Bad handshake', 2);
+      this.socket.end();
+      this.close();
+      return;
+    }
+    if (pre.length < 4 + len) return;
+    const packet: Packet = { payload: pre.subarray(4, 4 + len), seq: pre[3]!, lastSeq: pre[3]!, raw: pre.subarray(0, 4 + len) };
+    const rest = pre.subarray(4 + len);
+    this.preLogin = EMPTY;
+    const sslRequest = len === 32 && (pre.readUInt32LE(4) & Capability.SSL) !== 0;
+    this.loginStage = sslRequest ? LoginStage.TlsPending : LoginStage.Framed;
+    if (sslRequest) {
+      if (rest.length > 0) this.earlyTls.push(rest);
+      this.deliverLoginPacket(packet);
+      return;
+    }
+    this.deliverLoginPacket(packet);
+    if (rest.length > 0) this.onClientData(rest);
+  }
+
+  private deliverLoginPacket(p: Packet): void {
+    const waiter = this.authWaiter;
+    if (waiter) {
+      this.authWaiter = null;
+      this.authReject = null;
+      waiter(p);
+    } else this.authQueue.push(p);
   }
 
   private forwardInfile(): void {

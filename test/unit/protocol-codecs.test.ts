@@ -437,6 +437,13 @@ describe('OK / ERR / EOF', () => {
     assert.equal(parseSessionState(Buffer.alloc(0)).schema, null);
   });
 
+  it('STATE_CHANGE: MySQL\'s length-encoded "1" and MariaDB\'s bare "1" both mean changed', () => {
+    assert.equal(parseSessionState(sessionStateBytes([{ type: 'state', changed: true }])).stateChanged, true);
+    assert.equal(parseSessionState(sessionStateBytes([{ type: 'raw', code: 2, data: Buffer.from('1') }])).stateChanged, true);
+    assert.equal(parseSessionState(sessionStateBytes([{ type: 'raw', code: 2, data: Buffer.from('0') }])).stateChanged, false);
+    assert.equal(parseSessionState(sessionStateBytes([{ type: 'raw', code: 2, data: Buffer.alloc(0) }])).stateChanged, false);
+  });
+
   it('a SYSTEM_VARIABLES entry without a value (MariaDB sends name only for some) reads as empty', () => {
     const entry = Buffer.concat([hex('00'), lenencBytes(lenencBytes('tx_isolation'))]);
     assert.deepEqual(parseSessionState(entry).variables, [['tx_isolation', '']]);
