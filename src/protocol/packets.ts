@@ -85,7 +85,9 @@ export function parseSessionState(data: Buffer): SessionStateChanges {
         out.stateChanged = entry.includes(0x31);
         break;
       case SessionTrackType.GTIDS:
-        out.gtids = entry.toString('utf8');
+        // [encoding spec byte][length-encoded GTID set]
+        e.u8();
+        out.gtids = e.remaining() > 0 ? e.lenencString() : '';
         break;
       case SessionTrackType.TRANSACTION_STATE:
         out.transactionState = e.remaining() > 0 ? e.lenencString() : '';
@@ -156,7 +158,8 @@ export function eofPacket(seq: number, status: number, warnings = 0): Buffer {
 
 /** Status and warnings of an OK (0x00/0xfe long form) or EOF payload. */
 export function readStatusAndWarnings(payload: Buffer, out: { status: number; warnings: number }): void {
-  if (payload[0] === 0xfe && payload.length < 9) {
+  if (payload[0] === 0xfe && payload.length < 7) {
+    // Old EOF (5 bytes). An OK that replaces EOF (DEPRECATE_EOF) is at least 7 bytes.
     out.warnings = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
     out.status = payload.length >= 5 ? payload.readUInt16LE(3) : 0;
     return;

@@ -125,7 +125,8 @@ export class ResponseScanner {
       fwd = pos;
       if (this.held !== null) return 0; // still incomplete
     }
-    while (pos < end && this.state !== State.Done) {
+    if (this.state === State.Idle) return end - pos;
+    while (pos < end && (this.state !== State.Done || this.bodyRemaining > 0)) {
       if (this.bodyRemaining > 0) {
         const n = Math.min(this.bodyRemaining, end - pos);
         this.bodyRemaining -= n;
@@ -133,17 +134,17 @@ export class ResponseScanner {
         continue;
       }
       const avail = end - pos;
-      if (avail < 5) {
+      const len = avail >= 4 ? chunk[pos]! | (chunk[pos + 1]! << 8) | (chunk[pos + 2]! << 16) : -1;
+      if (avail < 4 || (avail < 5 && len > 0)) {
         // Header or first byte split: hold the few bytes and decide when the rest arrives.
         if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
         this.startHeld(chunk, pos, end, 5);
         return 0;
       }
-      const len = chunk[pos]! | (chunk[pos + 1]! << 8) | (chunk[pos + 2]! << 16);
       const total = 4 + len;
       const wasContinuation = this.continuation;
       this.continuation = len === MAX_PACKET_CHUNK;
-      const control = !wasContinuation && this.isControl(chunk[pos + 4]!, len);
+      const control = !wasContinuation && len > 0 && this.isControl(chunk[pos + 4]!, len);
       if (!control) {
         if (!wasContinuation) this.onDataPacket();
         if (avail >= total) pos += total;
@@ -163,7 +164,7 @@ export class ResponseScanner {
       fwd = pos;
     }
     if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
-    if (this.state === State.Done) {
+    if (this.state === State.Done && this.bodyRemaining === 0 && this.held === null) {
       this.handler = null;
       h.onResponseDone();
       return end - pos;
@@ -173,9 +174,18 @@ export class ResponseScanner {
 
   private startHeld(chunk: Buffer, pos: number, end: number, need: number): void {
     this.heldNeed = need;
-    this.held = Buffer.allocUnsafe(Math.max(need, 5));
+    // Sized by what has arrived, not by the header's claim: a few bytes never cost megabytes.
+    this.held = Buffer.allocUnsafe(Math.max(Math.min(need, 2 * (end - pos) + 64), 5));
     this.heldLen = end - pos;
     chunk.copy(this.held, 0, pos, end);
+  }
+
+  private ensureHeld(size: number): void {
+    const held = this.held!;
+    if (held.length >= size) return;
+    const bigger = Buffer.allocUnsafe(Math.min(this.heldNeed, Math.max(size, held.length * 2)));
+    held.copy(bigger, 0, 0, this.heldLen);
+    this.held = bigger;
   }
 
   /** Completes a held packet from the start of `chunk`; returns bytes consumed from chunk. */
@@ -183,31 +193,37 @@ export class ResponseScanner {
     let used = 0;
     // First make sure we have header + first byte, then we know the packet's real size and kind.
     if (this.heldLen < 5) {
-      const n = Math.min(5 - this.heldLen, chunk.length);
-      chunk.copy(this.held!, this.heldLen, 0, n);
-      this.heldLen += n;
-      used = n;
-      if (this.heldLen < 5) return used;
+      // Up to the header (4 bytes), then the first payload byte unless the packet is empty.
+      if (this.heldLen < 4) {
+        const n = Math.min(4 - this.heldLen, chunk.length);
+        chunk.copy(this.held!, this.heldLen, 0, n);
+        this.heldLen += n;
+        used = n;
+        if (this.heldLen < 4) return used;
+      }
       const held = this.held!;
       const len = held[0]! | (held[1]! << 8) | (held[2]! << 16);
+      if (len > 0) {
+        const n = Math.min(5 - this.heldLen, chunk.length - used);
+        chunk.copy(held, this.heldLen, used, used + n);
+        this.heldLen += n;
+        used += n;
+        if (this.heldLen < 5) return used;
+      }
       const wasContinuation = this.continuation;
       this.continuation = len === MAX_PACKET_CHUNK;
-      if (wasContinuation || !this.isControl(held[4]!, len)) {
-        // A data packet: pass the 5 bytes on and stream the rest.
-        if (!wasContinuation) this.onDataPacket();
+      if (wasContinuation || len === 0 || !this.isControl(held[4]!, len)) {
+        // A data packet: pass the bytes held so far on and stream the rest.
+        if (!wasContinuation && len > 0) this.onDataPacket();
         this.held = null;
-        this.handler!.onResponseBytes(held, 0, 5);
-        this.bodyRemaining = 4 + len - 5;
+        this.handler!.onResponseBytes(held, 0, this.heldLen);
+        this.bodyRemaining = 4 + len - this.heldLen;
         return used;
       }
       this.heldNeed = 4 + len;
-      if (this.held!.length < this.heldNeed) {
-        const bigger = Buffer.allocUnsafe(this.heldNeed);
-        this.held!.copy(bigger, 0, 0, this.heldLen);
-        this.held = bigger;
-      }
     }
     const n = Math.min(this.heldNeed - this.heldLen, chunk.length - used);
+    this.ensureHeld(this.heldLen + n);
     chunk.copy(this.held!, this.heldLen, used, used + n);
     this.heldLen += n;
     used += n;
@@ -329,6 +345,7 @@ export class ResponseScanner {
         this.state = State.Done;
         return;
       case State.Statistics:
+        if (first === 0xff) this.lastWasError = true;
         h.onResponsePacket(first === 0xff ? ControlKind.Err : ControlKind.Text, buf, start, end);
         this.state = State.Done;
         return;

@@ -453,7 +453,7 @@ describe('OK / ERR / EOF', () => {
   // <encoding spec: 1 byte> <lenenc GTID set>; the parser keeps the whole entry as the string, so gtids is
   // "\u0000*3E11FA47-…" (spec byte + length byte prepended) instead of the GTID set. MariaDB never sends
   // type 3, so only MySQL backends are affected.
-  it.todo('BUG E: SESSION_TRACK_GTIDS yields the GTID set without the encoding-spec and length bytes', () => {
+  it('BUG E: SESSION_TRACK_GTIDS yields the GTID set without the encoding-spec and length bytes', () => {
     const gtid = '3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5';
     const s = parseSessionState(sessionStateBytes([{ type: 'gtids', gtids: gtid }]));
     assert.equal(s.gtids, gtid); // BUG: actual '\x00(' + gtid
@@ -531,7 +531,7 @@ describe('OK / ERR / EOF', () => {
   // old-style EOF (fe <warnings:2> <status:2>), but the OK that replaces EOF under DEPRECATE_EOF is
   // usually 7 bytes: fe <affected=00> <insert id=00> <status:2> <warnings:2>. For `fe 00 00 22 00 04 00`
   // the status comes out right by coincidence (bytes 3–4), the warnings are read from bytes 1–2 (→ 0 not 4).
-  it.todo('BUG C: readStatusAndWarnings on the 7-byte OK-as-EOF returns its warnings', () => {
+  it('BUG C: readStatusAndWarnings on the 7-byte OK-as-EOF returns its warnings', () => {
     const out = { status: -1, warnings: -1 };
     readStatusAndWarnings(okEofPayload(0x22, 4), out); // fe 00 00 22 00 04 00
     assert.deepEqual(out, { status: 0x22, warnings: 4 }); // BUG: actual { status: 0x22, warnings: 0 }
