@@ -962,7 +962,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private async onResetConnection(): Promise<void> {
     this.phase = Phase.Finishing;
     await this.resetBackendState();
+    // Like the server: variables, user variables, temp tables, statements go; the current schema stays.
+    const schema = this.state.schema;
     this.state.clear(charsetVariables(this.collation));
+    this.state.setSchema(schema);
     this.statements.clear();
     this.lastStatus = ServerStatus.AUTOCOMMIT;
     if (this.isClosed()) return;

@@ -105,3 +105,17 @@ test('mariadb CLI through Sluice: query, --ssl, unix-less TCP', async () => {
   const tls = await run('mariadb', [...base, '--ssl', `--ssl-ca=${t.tls.ca}`, '-e', 'status'], { timeout: 20000 });
   assert.match(tls.stdout, /SSL:\s+Cipher in use is \S+/);
 });
+
+test('TLS towards the backends (backend_tls with the sandbox CA)', async () => {
+  const t = testTopology();
+  const s = await startTestSluice({ backend_tls: { enabled: true, ca: t.tls.ca, reject_unauthorized: true } });
+  try {
+    const c = await connectApp(s.port);
+    const [rows] = await c.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    const v = (rows as Array<{ Value: string }>)[0]!.Value;
+    assert.match(v, /^TLSv1\.[23]$/, 'the backend session is encrypted');
+    await c.end();
+  } finally {
+    await s.close();
+  }
+});

@@ -147,9 +147,10 @@ test('COM_RESET_CONNECTION and COM_CHANGE_USER reset the session', async () => {
   await a.query("SET @x = 1, time_zone = '+05:00'");
   await a.query('CREATE TEMPORARY TABLE tmp2 (x INT)');
   await a.reset();
-  const [[r]] = (await a.query('SELECT @x AS x, @@time_zone AS tz')) as unknown as [[{ x: unknown; tz: string }]];
+  const [[r]] = (await a.query('SELECT @x AS x, @@time_zone AS tz, DATABASE() AS d')) as unknown as [[{ x: unknown; tz: string; d: string }]];
   assert.equal(r.x, null);
   assert.equal(r.tz, 'SYSTEM');
+  assert.equal(r.d, db, 'the current schema survives COM_RESET_CONNECTION, as on the server');
   await assert.rejects(a.query('SELECT * FROM tmp2'), (e: { errno: number }) => e.errno === 1146);
   await a.changeUser({ user: 'sha2', password: 'sha2-secret' });
   const [[{ u }]] = (await a.query('SELECT @x AS u')) as unknown as [[{ u: unknown }]];
