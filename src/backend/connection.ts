@@ -292,7 +292,6 @@ export class BackendConnection {
 
   /** Forwards a client's command bytes; the response goes to `handler`. */
   forward(bytes: Buffer, kind: ResponseKind, binary: boolean, deprecateEof: boolean, handler: ResponseHandler): void {
-    this.lastUsedAt = Date.now();
     if (kind !== NO_RESPONSE) this.scanner.begin(kind, deprecateEof, binary, handler);
     this.socket.write(bytes);
   }

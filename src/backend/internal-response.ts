@@ -47,6 +47,8 @@ export class InternalResponse implements ResponseHandler {
     this.resolve(framer.ready);
   }
 
+  onResponseChunkEnd(): void {}
+
   fail(err: Error): void {
     this.reject(err);
   }

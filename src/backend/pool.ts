@@ -4,6 +4,7 @@
 import { BackendConnection, type BackendCredentials, type BackendEndpoint, type BackendOwner, type BackendTlsOptions } from './connection.js';
 import { BackendError } from './internal-response.js';
 import type { Logger } from '../util/log.js';
+import { clock } from '../util/clock.js';
 
 export interface PoolOptions {
   min: number;
@@ -66,7 +67,7 @@ export class BackendPool implements BackendOwner {
 
   /** Returns an idle connection now, or null (then call wait()). */
   tryAcquire(): BackendConnection | null {
-    const now = Date.now();
+    const now = clock.now;
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
       if (conn.closed || conn.broken || now - conn.createdAt > this.opts.maxLifetimeMs) {
@@ -116,12 +117,13 @@ export class BackendPool implements BackendOwner {
   /** Gives a connection back. Broken, closed or expired ones are dropped. */
   release(conn: BackendConnection): void {
     conn.owner = this;
-    if (conn.closed || conn.broken || this.closed || Date.now() - conn.createdAt > this.opts.maxLifetimeMs || this.all.size > this.opts.max) {
+    const now = clock.now;
+    if (conn.closed || conn.broken || this.closed || now - conn.createdAt > this.opts.maxLifetimeMs || this.all.size > this.opts.max) {
       this.discard(conn);
       if (this.waiters.length > 0 && !this.closed) this.grow();
       return;
     }
-    conn.lastUsedAt = Date.now();
+    conn.lastUsedAt = now;
     const next = this.waiters.shift();
     if (next) {
       clearTimeout(next.timer);

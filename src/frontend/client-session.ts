@@ -96,17 +96,21 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private curBinary = false;
   private curInfo: StatementInfo | null = null;
   private curStmt: ClientStatement | null = null;
+  /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
+  private curBoundFlagOffset = -1;
   private curStateChanged = false;
   private curVarsChanged = false;
   /** Bytes of the current response already went to the client. */
   private responded = false;
   private draining = false;
-  private corked = false;
   private backendPaused = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /**
+   * Response bytes not yet written: one contiguous range of one received chunk. Ranges that follow each
+   * other are merged, so an unmodified response chunk goes out in one write, as a plain relay would.
+   */
+  private outBuf: Buffer | null = null;
+  private outStart = 0;
+  private outEnd = 0;
   private readonly onDrain = (): void => {
     if (this.backendPaused && this.backend) {
       this.backendPaused = false;
@@ -479,7 +483,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const needsSync = conn.state.signature() !== this.state.signature();
     const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
     if (!needsSync && !needsPrepare) {
-      if (this.curStmt !== null) this.touchStatement(conn, this.curStmt);
+      if (this.curStmt !== null && conn.statements.size > this.lruTouchThreshold) this.touchStatement(conn, this.curStmt);
       this.send(conn);
       return;
     }
@@ -548,6 +552,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
   }
 
+  /** LRU order matters only near the cache limit; below it, skip the Map reordering per execute. */
+  private get lruTouchThreshold(): number {
+    return this.ctx.config.pool.statement_cache_size >> 1;
+  }
+
   private touchStatement(conn: BackendConnection, stmt: ClientStatement): void {
     const b = conn.statements.get(stmt.key)!;
     conn.statements.delete(stmt.key);
@@ -571,14 +580,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** Rewrites a statement command for the backend: its statement id, and parameter types when needed. */
   private bindStatement(conn: BackendConnection, stmt: ClientStatement, bytes: Buffer): Buffer {
     const b = conn.statements.get(stmt.key)!;
-    const command = bytes[4];
-    if (command === Command.STMT_EXECUTE && stmt.params > 0) {
-      const payload = bytes.subarray(4);
-      const hdr = readExecuteHeader(payload, stmt.params)!;
-      if (hdr.newParamsBound) {
-        stmt.paramTypes = Buffer.from(payload.subarray(hdr.boundFlagOffset + 1, hdr.boundFlagOffset + 1 + stmt.params * 2));
+    if (bytes[4] === Command.STMT_EXECUTE && stmt.params > 0) {
+      const at = 4 + this.curBoundFlagOffset;
+      if (bytes[at] === 1) {
+        // Types sent: remember them (copy only when they changed) for executes on other connections.
+        const types = bytes.subarray(at + 1, at + 1 + stmt.params * 2);
+        if (stmt.paramTypes === null || !stmt.paramTypes.equals(types)) stmt.paramTypes = Buffer.from(types);
       } else if (!b.typesBound && stmt.paramTypes !== null) {
-        const rebuilt = withParamTypes(payload, hdr.boundFlagOffset, stmt.paramTypes);
+        const rebuilt = withParamTypes(this.cur!.payload, this.curBoundFlagOffset, stmt.paramTypes);
         rebuilt.writeUInt32LE(b.id, 1);
         b.typesBound = true;
         return framePayload(rebuilt, 0);
@@ -612,6 +621,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.sendError(ER.WRONG_ARGUMENTS, 'Incorrect arguments to mysqld_stmt_execute', 1);
       return this.finishLocal();
     }
+    this.curBoundFlagOffset = hdr.boundFlagOffset;
     this.curStmt = stmt;
     this.execute(p, ResponseKind.Result, true);
   }
@@ -693,7 +703,29 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onResponseBytes(buf: Buffer, start: number, end: number): void {
     this.responded = true;
-    this.writeClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    this.emit(buf, start, end);
+  }
+
+  onResponseChunkEnd(): void {
+    this.flushOut();
+  }
+
+  private emit(buf: Buffer, start: number, end: number): void {
+    if (this.outBuf === buf && start === this.outEnd) {
+      this.outEnd = end;
+      return;
+    }
+    this.flushOut();
+    this.outBuf = buf;
+    this.outStart = start;
+    this.outEnd = end;
+  }
+
+  private flushOut(): void {
+    const b = this.outBuf;
+    if (b === null) return;
+    this.outBuf = null;
+    this.writeClient(this.outStart === 0 && this.outEnd === b.length ? b : b.subarray(this.outStart, this.outEnd));
   }
 
   onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void {
@@ -710,19 +742,26 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         this.onPrepareOk(buf, start);
         break;
       case ControlKind.LocalInfile:
-        this.writeClient(buf.subarray(start, end));
+        this.emit(buf, start, end);
+        this.flushOut();
         this.phase = Phase.Infile;
         this.forwardInfile();
         return;
       default:
         break;
     }
-    this.writeClient(buf.subarray(start, end));
+    this.emit(buf, start, end);
   }
 
   /** OK (or OK-as-EOF): absorb session tracking; rewrite for clients without CLIENT_SESSION_TRACK. */
   private onOkPacket(buf: Buffer, start: number, end: number): void {
-    const payload = buf.subarray(start + 4, end);
+    const p = start + 4;
+    // Fast path (most statements): small affected-rows, no insert id, no session-state changes.
+    if (buf[p + 1]! < 0xfb && buf[p + 2] === 0 && (buf.readUInt16LE(p + 3) & ServerStatus.SESSION_STATE_CHANGED) === 0 && this.capabilities & Capability.SESSION_TRACK) {
+      this.emit(buf, start, end);
+      return;
+    }
+    const payload = buf.subarray(p, end);
     const conn = this.backend!;
     const ok = parseOk(payload, conn.capabilities);
     const ss = ok.sessionState;
@@ -749,9 +788,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       conn.state.setLastInsertId(ok.lastInsertId);
     }
     if (this.capabilities & Capability.SESSION_TRACK) {
-      this.writeClient(buf.subarray(start, end));
+      this.emit(buf, start, end);
       return;
     }
+    this.flushOut();
     this.writeClient(writeOk(new PacketWriter(32), ok, this.capabilities).finish(buf[start + 3]!));
   }
 
@@ -771,11 +811,6 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   private writeClient(bytes: Buffer): void {
     const socket = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(this.uncork);
-    }
     if (!socket.write(bytes) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused) {
       // Slow reader: stop reading from its backend connection until the client drains.
       this.backendPaused = true;
@@ -784,6 +819,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   onResponseDone(): void {
+    this.flushOut();
     const conn = this.backend!;
     const scanner = conn.scanner;
     const failed = scanner.lastWasError;

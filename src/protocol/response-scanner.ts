@@ -41,6 +41,8 @@ export interface ResponseHandler {
   onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void;
   /** The response is complete (called once, after the last bytes were handed on). */
   onResponseDone(): void;
+  /** The chunk fed so far has been handed on and the response goes on (a chance to flush writes). */
+  onResponseChunkEnd(): void;
 }
 
 const enum State {
@@ -123,7 +125,10 @@ export class ResponseScanner {
     if (this.held !== null) {
       pos = this.fillHeld(chunk);
       fwd = pos;
-      if (this.held !== null) return 0; // still incomplete
+      if (this.held !== null) {
+        h.onResponseChunkEnd(); // still incomplete
+        return 0;
+      }
     }
     if (this.state === State.Idle) return end - pos;
     while (pos < end && (this.state !== State.Done || this.bodyRemaining > 0)) {
@@ -139,6 +144,7 @@ export class ResponseScanner {
         // Header or first byte split: hold the few bytes and decide when the rest arrives.
         if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
         this.startHeld(chunk, pos, end, 5);
+        h.onResponseChunkEnd();
         return 0;
       }
       const total = 4 + len;
@@ -157,6 +163,7 @@ export class ResponseScanner {
       if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
       if (avail < total) {
         this.startHeld(chunk, pos, end, total);
+        h.onResponseChunkEnd();
         return 0;
       }
       this.onControl(chunk, pos, pos + total);
@@ -169,6 +176,7 @@ export class ResponseScanner {
       h.onResponseDone();
       return end - pos;
     }
+    h.onResponseChunkEnd();
     return 0;
   }
 

@@ -189,6 +189,7 @@ describe('fuzz: payload parsers', () => {
 // ---------------------------------------------------------------------------------------------------------
 
 class Counting implements ResponseHandler {
+  onResponseChunkEnd(): void {}
   forwarded = 0;
   done = 0;
   kinds: ControlKind[] = [];

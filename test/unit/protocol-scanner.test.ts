@@ -59,6 +59,7 @@ const internals = (s: ResponseScanner) => s as unknown as ScannerInternals;
 
 /** Records what the scanner hands on and checks it against the expected stream as it goes (no copies). */
 class Recorder implements ResponseHandler {
+  onResponseChunkEnd(): void {}
   forwarded = 0;
   controls: ControlKind[] = [];
   doneCount = 0;
@@ -328,6 +329,7 @@ describe('ResponseScanner: 16 MiB rows (continuation packets)', () => {
 // Targeted cases
 
 class Collect implements ResponseHandler {
+  onResponseChunkEnd(): void {}
   bytes: Buffer[] = [];
   kinds: ControlKind[] = [];
   packetBufs: Buffer[] = [];
