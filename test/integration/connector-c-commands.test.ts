@@ -371,6 +371,14 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
       set.add(tid);
     }
   }, 1);
+  const DEBUG_DUMPS: string[] = [];
+  const dumper = setInterval(() => {
+    const pools = s.server.context.pools.list();
+    if (!pools.some((p) => p.waiting > 0)) return;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const sess = [...s.server.context.sessions.values()].map((h: any) => ({ id: h.id, u: h.userName, idle: h.idle, phase: h.phase, tid: h.currentBackendThreadId(), pins: h.pinReasons(), sticky: h.stickyNext, q: h.queue.length, cur: h.cur ? h.cur.payload[0] : null }));
+    DEBUG_DUMPS.push(JSON.stringify({ t: Date.now(), pools: pools.map((p) => ({ k: p.key.split('\u0000').slice(1).join('/'), size: p.size, idle: p.idleCount, waiting: p.waiting })), sess }));
+  }, 500);
 
   let runs: RunResult[];
   const loadBefore = loadCounts.reduce((a, b) => a + b, 0);
@@ -382,8 +390,11 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
     ]);
   } finally {
     clearInterval(sampler);
+    DEBUG_DUMPS.push(`C runs done at ${Date.now()}`);
     loading = false;
     await Promise.all(load);
+    clearInterval(dumper);
+    (await import('node:fs')).writeFileSync('/tmp/cmdprobe/dumps.txt', DEBUG_DUMPS.join('\n') + `\nload done at ${Date.now()}\n`);
     await Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));
   }
   const loadDuring = loadCounts.reduce((a, b) => a + b, 0) - loadBefore;
