@@ -83,6 +83,14 @@ export class BackendConnection {
   private framer: PacketFramer | null = new PacketFramer();
   private pendingInternal: InternalResponse | null = null;
 
+  /** The server's first scramble and our login, kept for COM_CHANGE_USER (clearing the schema). */
+  private handshakeScramble: Buffer = Buffer.alloc(0);
+  private creds: BackendCredentials = { user: '' };
+  /** The client changed the MULTI_STATEMENTS option (COM_SET_OPTION); restore it before reuse. */
+  optionChanged = false;
+  /** The MULTI_STATEMENTS option this connection's pool expects. */
+  private multiStatements = false;
+
   private constructor(socket: net.Socket) {
     this.socket = socket;
     this.state.clear(BACKEND_BASELINE);
@@ -96,6 +104,8 @@ export class BackendConnection {
   ): Promise<BackendConnection> {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     const conn = new BackendConnection(socket);
+    conn.creds = creds;
+    conn.multiStatements = (profileCaps & Capability.MULTI_STATEMENTS) !== 0;
     const timer = setTimeout(() => {
       socket.destroy(new BackendError(`connect to ${endpoint.name} (${endpoint.host}:${endpoint.port}) timed out`, 2013, 'HY000', 'SLUICE_BACKEND_CONNECT_TIMEOUT'));
     }, opts.connectTimeoutMs);
@@ -145,6 +155,7 @@ export class BackendConnection {
           this.threadId = h.connectionId;
           this.serverVersion = h.serverVersion;
           scramble = h.scramble;
+          this.handshakeScramble = h.scramble;
           let caps = (BASE_CAPABILITIES | profileCaps) & (h.capabilities | Capability.LONG_PASSWORD);
           caps |= profileCaps & h.capabilities;
           if (tlsOpts) {
@@ -298,6 +309,12 @@ export class BackendConnection {
 
   /** Sends a command of Sluice's own and collects its response. */
   command(payload: Buffer | PacketWriter, kind: ResponseKind, binary = false): Promise<Packet[]> {
+    const bytes = payload instanceof PacketWriter ? payload.finish(0) : new PacketWriter(payload.length + 8).bytes(payload).finish(0);
+    return this.commandFramed(bytes, kind, binary);
+  }
+
+  /** Like command(), with the packet(s) already framed (e.g. an auth reply continuing a sequence). */
+  commandFramed(bytes: Buffer, kind: ResponseKind, binary = false): Promise<Packet[]> {
     if (this.closed) return Promise.reject(new BackendError('backend connection closed', 2013, 'HY000', 'SLUICE_BACKEND_LOST'));
     return new Promise<Packet[]>((resolve, reject) => {
       const collector = new InternalResponse(
@@ -312,7 +329,6 @@ export class BackendConnection {
       );
       this.pendingInternal = collector;
       this.scanner.begin(kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, binary, collector);
-      const bytes = payload instanceof PacketWriter ? payload.finish(0) : new PacketWriter(payload.length + 8).bytes(payload).finish(0);
       this.socket.write(bytes);
     });
   }
@@ -345,12 +361,53 @@ export class BackendConnection {
     }
   }
 
-  /** COM_RESET_CONNECTION: back to a fresh session (tracking turned on again). */
-  async resetSession(): Promise<void> {
+  /**
+   * COM_RESET_CONNECTION: back to a fresh session (tracking turned on again). The server keeps the current
+   * schema and the MULTI_STATEMENTS option across a reset, so the schema stays tracked and the option is
+   * set back to what the pool's profile expects.
+   */
+  async resetSession(restoreOption = true): Promise<void> {
+    const schema = this.state.schema;
     await this.command(Buffer.from([Command.RESET_CONNECTION]), ResponseKind.Single);
     this.statements.clear();
     this.state.clear(BACKEND_BASELINE);
+    this.state.setSchema(schema);
     await this.query(TRACKING_SQL);
+    if (restoreOption) await this.restoreOption();
+  }
+
+  /** Sets the MULTI_STATEMENTS option back to the pool profile's value after a client changed it. */
+  async restoreOption(): Promise<void> {
+    if (!this.optionChanged) return;
+    const option = this.multiStatements ? 0 : 1; // MYSQL_OPTION_MULTI_STATEMENTS_ON / _OFF
+    await this.command(new PacketWriter(8).u8(Command.SET_OPTION).u16(option), ResponseKind.Single);
+    this.optionChanged = false;
+  }
+
+  /**
+   * Leaves the current schema (no statement can do that): COM_CHANGE_USER to the same account with no
+   * database. The session starts afresh, as after a reset.
+   */
+  async clearSchema(): Promise<void> {
+    const w = new PacketWriter(128)
+      .u8(Command.CHANGE_USER)
+      .nulString(this.creds.user);
+    const token = authToken('mysql_native_password', this.creds, this.handshakeScramble, false) ?? Buffer.alloc(0);
+    w.u8(token.length).bytes(token).u8(0).u16(DEFAULT_COLLATION_ID).nulString('mysql_native_password');
+    if (this.capabilities & Capability.CONNECT_ATTRS) w.u8(0);
+    let packets = await this.command(w, ResponseKind.Single);
+    const first = packets[0]!;
+    if (first.payload[0] === 0xfe) {
+      const sw = parseAuthSwitchRequest(first.payload);
+      const answer = authToken(sw.plugin, this.creds, sw.data, false);
+      if (answer === null) throw new BackendError(`cannot answer auth plugin ${sw.plugin} on change user`, 1251, '08004');
+      packets = await this.commandFramed(new PacketWriter(64).bytes(answer).finish((first.seq + 1) & 0xff), ResponseKind.Single);
+    }
+    this.statements.clear();
+    this.state.clear(BACKEND_BASELINE);
+    await this.query(TRACKING_SQL);
+    await this.restoreOption();
+    void packets;
   }
 
   destroy(): void {

@@ -22,6 +22,11 @@ export interface PoolWaiter {
   onConnectionFailed(err: Error): void;
 }
 
+/** A client keeping a connection only as a courtesy (warnings of its last statement); gives it up on demand. */
+export interface StickyHolder {
+  releaseSticky(): void;
+}
+
 interface QueuedWaiter {
   waiter: PoolWaiter;
   timer: NodeJS.Timeout;
@@ -31,6 +36,7 @@ export class BackendPool implements BackendOwner {
   private readonly idle: BackendConnection[] = [];
   private readonly all = new Set<BackendConnection>();
   private readonly waiters: QueuedWaiter[] = [];
+  private readonly sticky = new Set<StickyHolder>();
   private connecting = 0;
   private closed = false;
   private sweeper: NodeJS.Timeout;
@@ -89,6 +95,25 @@ export class BackendPool implements BackendOwner {
     const timer = setTimeout(() => this.expire(waiter), this.opts.acquireTimeoutMs);
     this.waiters.push({ waiter, timer });
     if (this.all.size + this.connecting < this.opts.max) this.grow();
+    else this.reclaimSticky();
+  }
+
+  addSticky(holder: StickyHolder): void {
+    this.sticky.add(holder);
+    if (this.waiters.length > 0) this.reclaimSticky();
+  }
+
+  removeSticky(holder: StickyHolder): void {
+    this.sticky.delete(holder);
+  }
+
+  /** Someone waits and the pool is full: take a connection back from an idle client that only holds it for courtesy. */
+  private reclaimSticky(): void {
+    for (const holder of this.sticky) {
+      this.sticky.delete(holder);
+      holder.releaseSticky();
+      return;
+    }
   }
 
   cancelWait(waiter: PoolWaiter): void {

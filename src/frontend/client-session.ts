@@ -9,7 +9,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { BackendConnection, NO_RESPONSE, type BackendOwner } from '../backend/connection.js';
-import type { BackendPool, PoolWaiter } from '../backend/pool.js';
+import type { BackendPool, PoolWaiter, StickyHolder } from '../backend/pool.js';
 import { SessionState, planSync, quoteUserVar } from '../backend/session-state.js';
 import { charsetVariables, collationById } from '../backend/collations.js';
 import { BackendError } from '../backend/internal-response.js';
@@ -53,7 +53,7 @@ const enum Phase {
   Closed,
 }
 
-export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO {
+export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder {
   readonly id: number;
   userName = '';
   private socket: net.Socket;
@@ -378,6 +378,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   // Commands
 
   private dispatch(p: Packet): void {
+    if (this.stickyNext) this.pool!.removeSticky(this);
     this.cur = p;
     this.responded = false;
     this.curInfo = null;
@@ -513,8 +514,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private async syncTo(conn: BackendConnection): Promise<void> {
     let plan = planSync(this.state, conn.state);
     if (plan.schema === null) {
-      // A backend session cannot leave its schema; a reset is the only way back to "no database".
-      await conn.resetSession();
+      // No statement leaves a schema; COM_CHANGE_USER without a database does.
+      await conn.clearSchema();
       plan = planSync(this.state, conn.state);
     }
     if (plan.setSql === null && plan.schema === undefined) {
@@ -574,6 +575,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.afterNoResponse();
       return;
     }
+    if (bytes[4] === Command.SET_OPTION) conn.optionChanged = true;
     conn.forward(bytes, this.curKind, this.curBinary, (conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
   }
 
@@ -939,13 +941,24 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** Gives the backend connection back unless something pins the client to it. */
   private maybeRelease(): void {
     const conn = this.backend;
-    if (conn === null || this.pins.size > 0 || this.stickyNext || !this.ctx.config.multiplexing) return;
+    if (conn === null || this.pins.size > 0 || !this.ctx.config.multiplexing) return;
+    if (this.stickyNext) {
+      // Kept for SHOW WARNINGS, but only while nobody else needs a connection.
+      this.pool!.addSticky(this);
+      return;
+    }
     this.backend = null;
     if (this.backendPaused) {
       this.backendPaused = false;
       conn.socket.resume();
     }
     this.pool!.release(conn);
+  }
+
+  releaseSticky(): void {
+    if (this.backend === null || this.pins.size > 0 || this.phase !== Phase.Idle) return;
+    this.stickyNext = false;
+    this.maybeRelease();
   }
 
   private recomputeStatementPins(): void {
@@ -997,7 +1010,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   private async onResetConnection(): Promise<void> {
     this.phase = Phase.Finishing;
-    await this.resetBackendState();
+    await this.resetBackendState(true);
     // Like the server: variables, user variables, temp tables, statements go; the current schema stays.
     const schema = this.state.schema;
     this.state.clear(charsetVariables(this.collation));
@@ -1009,12 +1022,25 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   /** Drops everything the session holds on a backend (pins, temp tables, locks, cursors). */
-  private async resetBackendState(): Promise<void> {
+  private async resetBackendState(keepOptionAllowed: boolean): Promise<void> {
     const conn = this.backend;
     const dirty = this.pins.size > 0;
+    // The server keeps MULTI_STATEMENTS set by COM_SET_OPTION across a reset: so does the session here
+    // (not across a change of user, whose sessions live in another pool).
+    const keepOption = keepOptionAllowed && this.pins.has(PinReason.SET_OPTION);
     this.pins.clear();
+    if (this.stickyNext) this.pool?.removeSticky(this);
     this.stickyNext = false;
     if (conn === null) return;
+    if (keepOption) {
+      try {
+        await conn.resetSession(false);
+        this.pins.add(PinReason.SET_OPTION);
+      } catch {
+        this.detachBackend(true);
+      }
+      return;
+    }
     this.backend = null;
     if (!dirty) {
       this.pool!.release(conn);
@@ -1035,7 +1061,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.phase = Phase.Handshake;
     try {
       const verified = await verifyUser(this.ctx, this, req.user, req.token, req.plugin, this.scramble, 1, this.capabilities);
-      await this.resetBackendState();
+      await this.resetBackendState(false);
       this.statements.clear();
       await this.beginSession(verified.user, req.collation || this.collation, req.database ?? verified.user.defaultSchema, verified.nextSeq);
     } catch (err) {
@@ -1157,6 +1183,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.ctx.counters.clientConnections--;
     this.releaseUserSlot();
     if (phase === Phase.Acquiring) this.pool?.cancelWait(this);
+    this.pool?.removeSticky(this);
     const conn = this.backend;
     this.backend = null;
     if (conn) {

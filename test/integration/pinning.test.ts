@@ -172,3 +172,23 @@ test('multiplexing off: one backend connection per client for its whole life', a
     await off.close();
   }
 });
+
+test('a client idle after an error or warning gives its connection up when another client needs it', async () => {
+  const s = await startTestSluice({ pool: { max: 1, acquire_timeout_ms: 2000 } });
+  try {
+    const a = await connectApp(s.port, { database: db });
+    await assert.rejects(a.query('SELECT * FROM no_such_table_here'));
+    const b = await connectApp(s.port, { database: db });
+    const t0 = Date.now();
+    const [r] = await b.query('SELECT 1 AS one');
+    assert.deepEqual(r, [{ one: 1 }]);
+    assert.ok(Date.now() - t0 < 1500, 'B did not have to wait for the pool deadline');
+    // A still works afterwards (on whatever connection is free).
+    const [r2] = await a.query('SELECT 2 AS two');
+    assert.deepEqual(r2, [{ two: 2 }]);
+    await a.end();
+    await b.end();
+  } finally {
+    await s.close();
+  }
+});
