@@ -430,8 +430,8 @@ export interface BackendStatement {
   id: number;
   params: number;
   columns: number;
-  /** Parameter types were sent to this server statement at least once (it remembers them). */
-  typesBound: boolean;
+  /** The parameter types this server statement was last given (it remembers them); null before the first. */
+  boundTypes: Buffer | null;
 }
 
 /** ResponseKind sentinel for commands without a response. */

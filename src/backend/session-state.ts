@@ -4,7 +4,8 @@
 
 /** Variables never copied between sessions: Sluice's own tracking setup and values the server owns. */
 export function isSyncableVariable(name: string): boolean {
-  return !(name.startsWith('session_track_') || name === 'last_gtid' || name === 'gtid_seq_no' || name === 'in_transaction');
+  // insert_id is consumed by the next insert: replaying it elsewhere would reuse the value.
+  return !(name.startsWith('session_track_') || name === 'last_gtid' || name === 'gtid_seq_no' || name === 'in_transaction' || name === 'insert_id');
 }
 
 export class SessionState {
@@ -44,15 +45,14 @@ export class SessionState {
   }
 
   setLastInsertId(id: number): void {
-    if (this.lastInsertId === id) return;
     this.lastInsertId = id;
-    this.sig = null;
   }
 
   /** A string equal for two states exactly when they need no sync; cached until the next change. */
   signature(): string {
     if (this.sig !== null) return this.sig;
-    let s = (this.schema ?? '') + '\u0000' + this.lastInsertId;
+    // LAST_INSERT_ID is left out: it is synced only for statements that read it (see ClientSession).
+    let s = this.schema ?? '';
     const names = [...this.vars.keys()].sort();
     for (const n of names) s += '\u0000' + n + '=' + this.vars.get(n);
     s += '\u0001';
@@ -112,7 +112,9 @@ export function planSync(target: SessionState, current: SessionState): SyncPlan 
     const want = target.vars.get(name);
     const have = current.vars.get(name);
     if (want === have) continue;
-    parts.push(`@@session.${name}=${want === undefined ? 'DEFAULT' : sqlValue(want, nbe)}`);
+    // An empty character_set_results is how the server reports NULL (no conversion of results).
+    const value = want === undefined ? 'DEFAULT' : want === '' && name === 'character_set_results' ? 'NULL' : sqlValue(want, nbe);
+    parts.push(`@@session.${name}=${value}`);
   }
   for (const [name, lit] of target.userVars) {
     if (current.userVars.get(name) !== lit) parts.push(`@${quoteUserVar(name)}=${lit}`);

@@ -111,6 +111,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private outBuf: Buffer | null = null;
   private outStart = 0;
   private outEnd = 0;
+  private readonly resumeClient = (): void => {
+    this.socket.resume();
+  };
   private readonly onDrain = (): void => {
     if (this.backendPaused && this.backend) {
       this.backendPaused = false;
@@ -199,17 +202,25 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (database !== null) {
       // The server would refuse an unknown or forbidden schema at login: ask it.
       const conn = await this.acquireNow();
+      if (this.isClosed()) {
+        this.giveBack(conn);
+        return;
+      }
       try {
         await this.syncTo(conn);
         await conn.command(new PacketWriter(database.length + 4).u8(Command.INIT_DB).string(database), ResponseKind.Single);
         conn.state.setSchema(database);
         this.state.setSchema(database);
       } catch (err) {
+        // Its state is unknown now (a sync may have stopped half way).
+        conn.broken = true;
         this.giveBack(conn);
+        if (err instanceof BackendError) throw new AuthFailure(err.message, errPacket(okSeq, { code: err.errno, sqlState: err.sqlState }, err.message));
         throw err;
       }
       this.giveBack(conn);
     }
+    if (this.isClosed()) return;
     this.phase = Phase.Idle;
     this.framer.setMaxPayload(ctx.config.limits.max_packet_size);
     this.socket.write(okPacket(okSeq, { status: ServerStatus.AUTOCOMMIT }, this.capabilities));
@@ -358,7 +369,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const conn = this.backend!;
     while (ready.length > 0 && this.phase === Phase.Infile) {
       const p = ready.shift()!;
-      conn.socket.write(p.raw ?? framePayload(p.payload, p.seq));
+      if (!conn.socket.write(p.raw ?? framePayload(p.payload, p.seq))) {
+        // The server reads the file slower than the client sends it: stop reading the client meanwhile.
+        this.socket.pause();
+        conn.socket.once('drain', this.resumeClient);
+      }
       if (p.payload.length === 0) this.phase = Phase.Forwarding; // end of file; the server answers OK/ERR
     }
   }
@@ -415,6 +430,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         this.addPin(PinReason.SET_OPTION);
         return this.execute(p, ResponseKind.Single, false);
       case Command.STMT_PREPARE:
+        this.lastPreparedId = 0; // as the server: EXECUTE(-1) after a failed prepare is unknown
         return this.execute(p, ResponseKind.Prepare, false);
       case Command.STMT_EXECUTE:
         return this.onExecute(p);
@@ -476,12 +492,16 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onConnectionFailed(err: Error): void {
     if (this.phase === Phase.Closed) return;
     const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
-    this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+    // COM_STMT_SEND_LONG_DATA has no response: an ERR now would answer the client's next command.
+    if (this.curKind !== NO_RESPONSE) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
     this.finishLocal();
   }
 
   private onConnectionReady(conn: BackendConnection): void {
-    const needsSync = conn.state.signature() !== this.state.signature();
+    const info = this.curInfo;
+    const needsSync =
+      conn.state.signature() !== this.state.signature() ||
+      (info !== null && (info.flags & StatementFlag.LAST_INSERT_ID) !== 0 && conn.state.lastInsertId !== this.state.lastInsertId);
     const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
     if (!needsSync && !needsPrepare) {
       if (this.curStmt !== null && conn.statements.size > this.lruTouchThreshold) this.touchStatement(conn, this.curStmt);
@@ -495,17 +515,34 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       },
       (err: Error) => {
         if (this.phase === Phase.Closed || this.backend !== conn) return;
-        // The connection's state is unknown now: drop it, report, and keep the client's session.
-        this.detachBackend(true);
         const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
-        this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+        const reply = this.curKind !== NO_RESPONSE;
+        if (err instanceof PrepareFailed) {
+          // The server refused to prepare (table gone, too many statements …): the connection is fine.
+          if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+          this.finishLocal();
+          return;
+        }
+        // A session sync failed half way: the connection's state is unknown, drop it.
+        const stateLost = this.pins.size > 0;
+        this.detachBackend(true);
+        if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+        if (stateLost) {
+          // Its transaction / locks / temp tables went with it: the client must not go on as if not.
+          this.socket.end();
+          this.close();
+          return;
+        }
         this.finishLocal();
       },
     );
   }
 
   private async prepareConnection(conn: BackendConnection): Promise<void> {
-    if (conn.state.signature() !== this.state.signature()) await this.syncTo(conn);
+    const info = this.curInfo;
+    if (conn.state.signature() !== this.state.signature() || (info !== null && info.flags & StatementFlag.LAST_INSERT_ID && conn.state.lastInsertId !== this.state.lastInsertId)) {
+      await this.syncTo(conn);
+    }
     const stmt = this.curStmt;
     if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
   }
@@ -532,7 +569,13 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   /** Prepares a client statement on a backend connection that does not have it yet. */
   private async prepareOn(conn: BackendConnection, stmt: ClientStatement): Promise<void> {
-    const packets = await conn.command(preparePayload(stmt.sql), ResponseKind.Prepare);
+    let packets: Packet[];
+    try {
+      packets = await conn.command(preparePayload(stmt.sql), ResponseKind.Prepare);
+    } catch (err) {
+      if (err instanceof BackendError && err.code === 'SLUICE_BACKEND_ERROR') throw new PrepareFailed(err.message, err.errno, err.sqlState);
+      throw err;
+    }
     const ok = packets[0]!.payload;
     this.registerBackendStatement(conn, stmt.key, ok.readUInt32LE(1), ok.readUInt16LE(7), ok.readUInt16LE(5));
   }
@@ -543,7 +586,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       conn.statements.delete(key);
       conn.sendNoResponse(closeStatementPacket(old.id));
     }
-    conn.statements.set(key, { id, params, columns, typesBound: false });
+    conn.statements.set(key, { id, params, columns, boundTypes: null });
     const limit = this.ctx.config.pool.statement_cache_size;
     while (conn.statements.size > limit) {
       const [oldestKey, oldest] = conn.statements.entries().next().value as [string, { id: number }];
@@ -588,13 +631,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         // Types sent: remember them (copy only when they changed) for executes on other connections.
         const types = bytes.subarray(at + 1, at + 1 + stmt.params * 2);
         if (stmt.paramTypes === null || !stmt.paramTypes.equals(types)) stmt.paramTypes = Buffer.from(types);
-      } else if (!b.typesBound && stmt.paramTypes !== null) {
+        b.boundTypes = stmt.paramTypes;
+      } else if (stmt.paramTypes !== null && (b.boundTypes === null || !b.boundTypes.equals(stmt.paramTypes))) {
+        // This server statement last saw other types (another client's, or none): send this client's.
         const rebuilt = withParamTypes(this.cur!.payload, this.curBoundFlagOffset, stmt.paramTypes);
         rebuilt.writeUInt32LE(b.id, 1);
-        b.typesBound = true;
+        b.boundTypes = stmt.paramTypes;
         return framePayload(rebuilt, 0);
       }
-      b.typesBound = true;
     }
     bytes.writeUInt32LE(b.id, 5);
     return bytes;
@@ -619,12 +663,13 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const stmt = this.statementFor(p.payload.readUInt32LE(1), 'mysqld_stmt_execute');
     if (!stmt) return;
     const hdr = readExecuteHeader(p.payload, stmt.params);
-    if (hdr === null || (stmt.params > 0 && !hdr.newParamsBound && stmt.paramTypes === null && !this.backend?.statements.get(stmt.key)?.typesBound)) {
+    if (hdr === null || (stmt.params > 0 && !hdr.newParamsBound && stmt.paramTypes === null)) {
       this.sendError(ER.WRONG_ARGUMENTS, 'Incorrect arguments to mysqld_stmt_execute', 1);
       return this.finishLocal();
     }
     this.curBoundFlagOffset = hdr.boundFlagOffset;
     this.curStmt = stmt;
+    this.curInfo = stmt.info;
     this.execute(p, ResponseKind.Result, true);
   }
 
@@ -774,6 +819,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
           conn.lastGtid = value;
           continue;
         }
+        if (name.startsWith('session_track_')) this.addPin(PinReason.UNTRACKED_STATE); // tracking changed under us
         this.state.setVar(name, value);
         conn.state.setVar(name, value);
         this.curVarsChanged = true;
@@ -806,7 +852,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const key = statementKey(sql, this.state.schema, this.state.vars.get('sql_mode'), this.state.vars.get('character_set_client'));
     this.registerBackendStatement(conn, key, backendId, params, columns);
     const id = this.nextStatementId++;
-    this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false });
+    const info = lexStatement(sql, 0, sql.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
+    this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false, info });
     this.lastPreparedId = id;
     buf.writeUInt32LE(id, start + 5);
   }
@@ -823,9 +870,15 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onResponseDone(): void {
     this.flushOut();
     const conn = this.backend!;
+    if (this.backendPaused) {
+      // Nothing more comes from the server for this command; let the socket read again.
+      this.backendPaused = false;
+      conn.socket.resume();
+    }
     const scanner = conn.scanner;
     const failed = scanner.lastWasError;
-    const status = scanner.last.status;
+    // Responses without a status (PREPARE_OK, statistics, ERR) leave the session's last known status.
+    const status = scanner.statusSeen ? scanner.last.status : this.lastStatus;
     if (!failed) this.lastStatus = status;
     const command = this.cur!.payload[0];
     this.stickyNext = scanner.last.warnings > 0 || failed;
@@ -834,7 +887,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       if (!failed) this.setPin(PinReason.TRANSACTION, (status & ServerStatus.IN_TRANS) !== 0);
     }
     const stmt = this.curStmt;
-    if (stmt !== null) {
+    if (stmt !== null && (stmt.cursorOpen || stmt.longData || (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY))) {
       if (command === Command.STMT_EXECUTE) {
         // Long data stays bound on the server statement until COM_STMT_RESET/CLOSE (MariaDB reuses it in
         // later executes), so the LONG_DATA pin lasts until then.
@@ -846,13 +899,27 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     const info = this.curInfo;
     let captureNames: readonly string[] | null = null;
-    if (info !== null && !failed) {
-      captureNames = this.applyStatementEffects(info, status);
+    if (info !== null) {
+      if (!failed) captureNames = this.applyStatementEffects(info, status);
+      else if (info.flags & StatementFlag.USER_VAR_WRITE) {
+        // Part of a failed statement may have assigned them (multi-statements, errors mid-rows).
+        captureNames = info.userVarsAssigned.length > 0 ? info.userVarsAssigned : null;
+        if (captureNames === null) this.addPin(PinReason.UNTRACKED_STATE);
+      }
     }
     if (this.pins.has(PinReason.SET_TRANSACTION) && !(status & ServerStatus.IN_TRANS) && !(info && info.flags & StatementFlag.SET_TRANSACTION)) {
       this.pins.delete(PinReason.SET_TRANSACTION);
     }
     if (this.curStateChanged && !this.curVarsChanged && !explainsStateChange(info, command)) this.addPin(PinReason.UNTRACKED_STATE);
+    if (info !== null && this.curStateChanged && info.flags & StatementFlag.MULTI_STATEMENT) {
+      // The lexer names the first statement's kind only: state changes by the others are not explained.
+      this.addPin(PinReason.UNTRACKED_STATE);
+    }
+    if (this.curVarsChanged && info !== null && info.kind !== StatementKind.Set && info.kind !== StatementKind.Use && !(info.flags & StatementFlag.SESSION_SYSVAR_WRITE)) {
+      // Variables changed by something other than SET (SET STATEMENT … FOR reverts them later, procedures
+      // keep them): the tracked values cannot be trusted to describe the session after it.
+      this.addPin(PinReason.UNTRACKED_STATE);
+    }
     if (captureNames !== null && captureNames.length > 0) {
       this.phase = Phase.Finishing;
       this.captureUserVars(conn, captureNames).then(
@@ -873,7 +940,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (f & (StatementFlag.LOCK_TABLES | StatementFlag.FLUSH_READ_LOCK)) this.addPin(PinReason.LOCK_TABLES);
     if (f & StatementFlag.UNLOCK_TABLES) this.pins.delete(PinReason.LOCK_TABLES);
     if (f & StatementFlag.GET_LOCK) this.addPin(PinReason.USER_LOCK);
-    if (f & StatementFlag.TEMPORARY && info.kind === StatementKind.Create) this.addPin(PinReason.TEMP_TABLE);
+    if (f & StatementFlag.TEMPORARY) this.addPin(PinReason.TEMP_TABLE);
     if (info.kind === StatementKind.Prepare) this.addPin(PinReason.PREPARE_SQL);
     if (f & StatementFlag.SET_TRANSACTION) this.addPin(PinReason.SET_TRANSACTION);
     if (f & StatementFlag.SQL_CALC_FOUND_ROWS) {
@@ -1050,16 +1117,16 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       await conn.resetSession();
       this.pool!.release(conn);
     } catch {
+      this.pool!.discard(conn);
       conn.destroy();
     }
   }
 
   private async onChangeUser(p: Packet): Promise<void> {
-    this.phase = Phase.Finishing;
-    const req = parseChangeUser(p.payload, this.capabilities);
     // Packets of the auth exchange come through the login path while it runs.
     this.phase = Phase.Handshake;
     try {
+      const req = parseChangeUser(p.payload, this.capabilities);
       const verified = await verifyUser(this.ctx, this, req.user, req.token, req.plugin, this.scramble, 1, this.capabilities);
       await this.resetBackendState(false);
       this.statements.clear();
@@ -1192,12 +1259,15 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         conn.broken = true;
         this.pool?.discard(conn);
         conn.destroy();
-      } else if (this.pins.size > 0 || conn.scanner.isActive()) {
+      } else if (this.pins.size > 0 || this.stickyNext || conn.scanner.isActive()) {
         const pool = this.pool!;
         conn.owner = pool;
         conn.resetSession().then(
           () => pool.release(conn),
-          () => conn.destroy(),
+          () => {
+            pool.discard(conn);
+            conn.destroy();
+          },
         );
       } else {
         this.pool?.release(conn);
@@ -1206,6 +1276,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }
+
+/** The server answered a re-prepare with an ERR; the connection itself is in a known state. */
+class PrepareFailed extends BackendError {}
 
 function closeStatementPacket(id: number): Buffer {
   return new PacketWriter(9).u8(Command.STMT_CLOSE).u32(id).finish(0);

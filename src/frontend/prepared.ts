@@ -4,6 +4,7 @@
 // because a client sends them only when they change (new-params-bound flag).
 import { Command } from '../protocol/constants.js';
 import { PacketWriter } from '../protocol/writer.js';
+import type { StatementInfo } from '../router/lexer.js';
 
 export interface ClientStatement {
   readonly id: number;
@@ -16,8 +17,10 @@ export interface ClientStatement {
   paramTypes: Buffer | null;
   /** A cursor is open on the attached backend connection. */
   cursorOpen: boolean;
-  /** COM_STMT_SEND_LONG_DATA was sent to the attached backend connection since the last execute. */
+  /** COM_STMT_SEND_LONG_DATA was sent to the attached backend connection since the last reset. */
   longData: boolean;
+  /** What the lexer says about the SQL (pins and user-variable captures apply per execute). */
+  readonly info: StatementInfo;
 }
 
 /** Cache key of a server-side statement: what it was parsed under matters, not just its text. */

@@ -82,6 +82,8 @@ export class ResponseScanner {
   readonly last = { status: 0, warnings: 0 };
   /** True when the last terminal packet was an ERR. */
   lastWasError = false;
+  /** `last` was read from this response (false after PREPARE_OK, statistics, a lone ERR). */
+  statusSeen = false;
   /** Column count of the current result set (0 for OK results). */
   columnCount = 0;
   handler: ResponseHandler | null = null;
@@ -101,6 +103,8 @@ export class ResponseScanner {
     this.held = null;
     this.heldLen = 0;
     this.lastWasError = false;
+    this.statusSeen = false;
+    this.last.warnings = 0;
     this.columnCount = 0;
     this.state = firstState(kind);
   }
@@ -311,7 +315,7 @@ export class ResponseScanner {
           return;
         }
         if (first === 0x00 && payload.length >= 7) {
-          readStatusAndWarnings(payload, this.last);
+          this.readStatus(payload);
           h.onResponsePacket(ControlKind.Ok, buf, start, end);
           this.endOfResult();
         } else if (first === 0xff) {
@@ -329,7 +333,7 @@ export class ResponseScanner {
         }
         return;
       case State.ColumnDefsEof:
-        readStatusAndWarnings(payload, this.last);
+        this.readStatus(payload);
         h.onResponsePacket(ControlKind.Eof, buf, start, end);
         this.state = this.binary && this.last.status & ServerStatus.CURSOR_EXISTS ? State.Done : State.Rows;
         return;
@@ -341,14 +345,14 @@ export class ResponseScanner {
           this.state = State.Done;
           return;
         }
-        readStatusAndWarnings(payload, this.last);
+        this.readStatus(payload);
         h.onResponsePacket(ControlKind.Eof, buf, start, end);
         if (this.state === State.FieldList || this.kind === ResponseKind.Fetch) this.state = State.Done;
         else this.endOfResult();
         return;
       case State.Single:
         if (first === 0xff) this.lastWasError = true;
-        else readStatusAndWarnings(payload, this.last);
+        else this.readStatus(payload);
         h.onResponsePacket(first === 0xff ? ControlKind.Err : ControlKind.Ok, buf, start, end);
         this.state = State.Done;
         return;
@@ -378,12 +382,18 @@ export class ResponseScanner {
     }
   }
 
+  private readStatus(payload: Buffer): void {
+    readStatusAndWarnings(payload, this.last);
+    this.statusSeen = true;
+  }
+
   private endOfResult(): void {
     this.state = this.last.status & ServerStatus.MORE_RESULTS_EXISTS ? State.First : State.Done;
   }
 
   /** PREPARE_OK: [0x00][stmt id u32][columns u16][params u16][0][warnings u16]. */
   private enterPrepare(payload: Buffer): void {
+    if (payload.length >= 12) this.last.warnings = payload.readUInt16LE(10);
     const columns = payload.readUInt16LE(5);
     const params = payload.readUInt16LE(7);
     this.prepareColumns = columns;
