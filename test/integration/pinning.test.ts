@@ -192,3 +192,28 @@ test('a client idle after an error or warning gives its connection up when anoth
     await s.close();
   }
 });
+
+test('binary-protocol statements pin and carry user variables like text ones', async () => {
+  const a = await connectApp(sluice.port, { database: db });
+  const [[{ got }]] = (await a.execute('SELECT GET_LOCK(?, 1) AS got', ['sluice_ps_lock'])) as unknown as [[{ got: number }]];
+  assert.equal(got, 1);
+  await churn(sluice.port, 2);
+  const [[{ mine }]] = (await a.query("SELECT IS_USED_LOCK('sluice_ps_lock') = CONNECTION_ID() AS mine")) as unknown as [[{ mine: number }]];
+  assert.equal(mine, 1, 'the lock holder kept its connection');
+  await a.end();
+  const b = await connectApp(sluice.port, { database: db });
+  await b.execute('SET @from_ps = ?', [41]);
+  await churn(sluice.port, 2);
+  const [[{ v }]] = (await b.query('SELECT @from_ps + 1 AS v')) as unknown as [[{ v: number }]];
+  assert.equal(v, 42);
+  await b.end();
+});
+
+test('SET character_set_results = NULL follows the client without breaking it', async () => {
+  const a = await connectApp(sluice.port, { database: db });
+  await a.query('SET character_set_results = NULL');
+  await churn(sluice.port, 2);
+  const [[{ r }]] = (await a.query('SELECT @@character_set_results IS NULL AS r')) as unknown as [[{ r: number }]];
+  assert.equal(r, 1);
+  await a.end();
+});

@@ -168,3 +168,16 @@ test("a client that does not speak MySQL gets Bad handshake and the proxy carrie
   await alive.query('SELECT 1');
   await alive.end();
 });
+
+test('a malformed COM_CHANGE_USER closes only that connection', async () => {
+  const c = await connectApp(sluice.port);
+  const stream = (c as unknown as { connection: { stream: { write(b: Buffer): void } } }).connection.stream;
+  const closed = new Promise<void>((resolve) => c.on('end', () => resolve()).on('error', () => resolve()));
+  stream.write(Buffer.from([1, 0, 0, 0, 0x11]));
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+  const other = await connectApp(sluice.port);
+  const [rows] = await other.query('SELECT 1 AS ok');
+  assert.deepEqual(rows, [{ ok: 1 }]);
+  await other.end();
+  c.destroy();
+});
