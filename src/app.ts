@@ -11,6 +11,8 @@ import { registerCollations } from './backend/collations.js';
 import { UserDirectory } from './frontend/users.js';
 import { ProxyContext, poolOptionsFrom } from './frontend/context.js';
 import { FrontendServer } from './frontend/server.js';
+import { BackendMonitor } from './backend/monitor.js';
+import { Router } from './router/router.js';
 
 export interface SluiceServer {
   /** Addresses actually bound (TCP ports resolved when 0 was asked). */
@@ -58,6 +60,25 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
   ctx.rsaPrivateKey = createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }));
   ctx.rsaPublicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
+  // Read/write splitting: a monitor watches every backend; the router picks healthy replicas.
+  let monitor: BackendMonitor | null = null;
+  if (config.backends.some((b) => b.role === 'replica')) {
+    monitor = new BackendMonitor(
+      {
+        backends: config.backends.map((b) => ({ name: b.name, host: b.host, port: b.port, role: b.role, weight: b.weight })),
+        user: config.monitor.user,
+        password: config.monitor.password,
+        intervalMs: config.monitor.interval_ms,
+        maxLagSeconds: config.routing.max_replication_lag_s,
+        tls: poolOpts.tls,
+      },
+      log,
+    );
+    monitor.on('change', (snap) => log.info({ backends: snap.backends.map((b) => ({ name: b.name, health: b.health, lag: b.lagSeconds })) }, 'topology changed'));
+    await monitor.start();
+    ctx.router = new Router(config.routing, monitor);
+  }
+
   const frontend = new FrontendServer(ctx);
   await frontend.listen(config.listeners);
   log.info({ tcp: frontend.tcpAddresses, sockets: frontend.socketPaths, multiplexing: config.multiplexing }, 'sluice listening');
@@ -68,6 +89,7 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
     context: ctx,
     async close(graceMs = config.shutdown_grace_ms) {
       await frontend.close(graceMs);
+      monitor?.stop();
       users.stop();
       admin.close();
       await pools.close();

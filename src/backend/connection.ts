@@ -14,6 +14,7 @@ import { BackendError, InternalResponse } from './internal-response.js';
 import { SessionState } from './session-state.js';
 import { charsetVariables } from './collations.js';
 import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
+import type { BackendPool } from './pool.js';
 
 export interface BackendEndpoint {
   name: string;
@@ -76,8 +77,8 @@ export class BackendConnection {
   lastGtid = '';
   closed = false;
   owner: BackendOwner | null = null;
-  /** Pool bookkeeping. */
-  poolKey = '';
+  /** The pool this connection belongs to (null for Sluice's own channels). */
+  pool: BackendPool | null = null;
   /** When set, the connection was left in an unknown state and must not be reused. */
   broken = false;
   private framer: PacketFramer | null = new PacketFramer();

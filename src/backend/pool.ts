@@ -180,7 +180,7 @@ export class BackendPool implements BackendOwner {
       (conn) => {
         this.connecting--;
         this.stats.created++;
-        conn.poolKey = this.key;
+        conn.pool = this;
         conn.owner = this;
         this.all.add(conn);
         if (this.closed) {

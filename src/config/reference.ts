@@ -38,6 +38,8 @@ users:                           # client accounts defined here (default: none)
     backend_password: secret     # password used on the backends, default: password
     max_connections: 0           # concurrent client connections for this user, 0 = unlimited (default)
     default_schema: null         # schema selected when the client names none, default null
+    route: auto                  # auto (read/write split) | primary | replica, default auto
+    consistency: null            # eventual | session | instance | global; null = routing.consistency
   - name: reporting
     password_hash: "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"   # mysql_native_password hash ('*' + 40 hex)
     backend_password: secret     # required with password_hash
@@ -56,6 +58,16 @@ pool:                            # backend connection pool, per backend and conn
   statement_cache_size: 256      # prepared statements kept per backend connection, 0 = none, default 256
 
 multiplexing: true               # share backend connections between clients (default true)
+
+routing:                         # read/write splitting (replicas are the backends with role: replica)
+  read_write_split: true         # send replica-eligible reads to replicas, default true
+  policy: round_robin            # round_robin | random | weighted | least_connections | least_latency | least_lag
+  max_replication_lag_s: 10      # replicas further behind are taken out, default 10
+  no_replica: primary            # no healthy replica: primary (reads go there) | error, default primary
+  consistency: session           # read-after-write: eventual | session | instance | global, default session
+  consistency_timeout_ms: 1000   # max wait for a replica to catch up (MASTER_GTID_WAIT), default 1000
+  consistency_fallback: primary  # replica did not catch up in time: primary | error, default primary
+  read_only_transactions: primary  # START TRANSACTION READ ONLY goes to: primary | replica, default primary
 
 tls:                             # TLS towards clients; omit or null to disable (default null)
   cert: /etc/sluice/server-cert.pem   # required when tls is set (PEM)

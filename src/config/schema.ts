@@ -10,6 +10,8 @@ import { z } from 'zod';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const AUTH_PLUGINS = ['mysql_native_password', 'caching_sha2_password'] as const;
 export const BACKEND_ROLES = ['primary', 'replica'] as const;
+export const CONSISTENCY_LEVELS = ['eventual', 'session', 'instance', 'global'] as const;
+export const BALANCE_POLICY_NAMES = ['round_robin', 'random', 'weighted', 'least_connections', 'least_latency', 'least_lag'] as const;
 
 /** mysql_native_password hash as stored in mysql.user: '*' + 40 hex digits (SHA1(SHA1(password))). */
 export const NATIVE_PASSWORD_HASH_RE = /^\*[0-9A-Fa-f]{40}$/;
@@ -145,6 +147,8 @@ const userSchema = z
     backend_password: z.string().optional(),
     max_connections: int(0).default(0),
     default_schema: nonEmpty().nullable().default(null),
+    route: z.enum(['auto', 'primary', 'replica']).default('auto'),
+    consistency: z.enum(CONSISTENCY_LEVELS).nullable().default(null),
   })
   .superRefine((u, ctx) => {
     if (u.password !== undefined && u.password_hash !== undefined) {
@@ -187,6 +191,8 @@ const userSchema = z
       backend_password: u.backend_password ?? u.password ?? '',
       max_connections: u.max_connections,
       default_schema: u.default_schema,
+      route: u.route,
+      consistency: u.consistency,
     }),
   );
 
@@ -204,6 +210,10 @@ export interface UserConfig {
   /** 0 = unlimited. */
   max_connections: number;
   default_schema: string | null;
+  /** Where this user's reads go by default: auto (split), primary, replica. */
+  route: 'auto' | 'primary' | 'replica';
+  /** Read-after-write level for this user; null = routing.consistency. */
+  consistency: (typeof CONSISTENCY_LEVELS)[number] | null;
 }
 
 const usersSchema = z.array(userSchema).superRefine((users, ctx) => {
@@ -261,6 +271,17 @@ const limitsSchema = z.strictObject({
   client_buffer_bytes: int(1024).default(1024 * 1024),
 });
 
+const routingSchema = z.strictObject({
+  read_write_split: z.boolean().default(true),
+  policy: z.enum(BALANCE_POLICY_NAMES).default('round_robin'),
+  max_replication_lag_s: int(0).default(10),
+  no_replica: z.enum(['primary', 'error']).default('primary'),
+  consistency: z.enum(CONSISTENCY_LEVELS).default('session'),
+  consistency_timeout_ms: int(0).default(1000),
+  consistency_fallback: z.enum(['primary', 'error']).default('primary'),
+  read_only_transactions: z.enum(['primary', 'replica']).default('primary'),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info'),
 });
@@ -273,6 +294,7 @@ export const configSchema = z.strictObject({
   passthrough_users: passthroughUsersSchema.prefault({}),
   pool: poolSchema.prefault({}),
   multiplexing: z.boolean().default(true),
+  routing: routingSchema.prefault({}),
   tls: tlsSchema.nullable().default(null),
   backend_tls: backendTlsSchema.prefault({}),
   limits: limitsSchema.prefault({}),
@@ -293,6 +315,7 @@ export type PoolConfig = SluiceConfig['pool'];
 export type TlsConfig = NonNullable<SluiceConfig['tls']>;
 export type BackendTlsConfig = SluiceConfig['backend_tls'];
 export type LimitsConfig = SluiceConfig['limits'];
+export type RoutingConfig = SluiceConfig['routing'];
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
 export function isSocketListener(l: ListenerConfig): l is SocketListenerConfig {

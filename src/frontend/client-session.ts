@@ -22,6 +22,9 @@ import { PacketWriter, framePayload } from '../protocol/writer.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
+import { decideRoute, type RoutePreference } from '../router/route.js';
+import type { BackendView } from '../router/topology-snapshot.js';
+import type { ConsistencyLevel } from './context.js';
 import { AuthFailure, authenticate, parseChangeUser, verifyUser, type AuthIO } from './authenticate.js';
 import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } from './context.js';
 import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type ClientStatement } from './prepared.js';
@@ -96,6 +99,16 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private curBinary = false;
   private curInfo: StatementInfo | null = null;
   private curStmt: ClientStatement | null = null;
+  /** The replica chosen for the current statement, or null when it runs on the primary. */
+  private curReplica: BackendView | null = null;
+  private routeError: BackendError | null = null;
+  private waitingPool: BackendPool | null = null;
+  /** Read/write splitting and consistency settings of this session (user defaults, SET sluice_*). */
+  private routePreference: RoutePreference = 'auto';
+  private consistencyLevel: ConsistencyLevel = 'session';
+  private consistencyTimeoutMs = 1000;
+  /** GTID of this session's last write (from session tracking), for `session` consistency. */
+  private lastWriteGtid = '';
   /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
   private curBoundFlagOffset = -1;
   private curStateChanged = false;
@@ -199,6 +212,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.collation = collation;
     this.state.clear(charsetVariables(collation));
     this.pool = ctx.pools.get(ctx.primary, user.backend, this.profileCaps);
+    this.routePreference = user.route;
+    this.consistencyLevel = user.consistency ?? ctx.config.routing.consistency;
+    this.consistencyTimeoutMs = ctx.config.routing.consistency_timeout_ms;
     if (database !== null) {
       // The server would refuse an unknown or forbidden schema at login: ask it.
       const conn = await this.acquireNow();
@@ -393,7 +409,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   // Commands
 
   private dispatch(p: Packet): void {
-    if (this.stickyNext) this.pool!.removeSticky(this);
+    if (this.stickyNext) this.backend?.pool?.removeSticky(this);
     this.cur = p;
     this.responded = false;
     this.curInfo = null;
@@ -471,17 +487,80 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.curBytes = p.raw ?? framePayload(p.payload, p.seq);
     this.curKind = kind;
     this.curBinary = binary;
-    const conn = this.backend;
+    this.curReplica = null;
+    this.routeError = null;
+    let conn = this.backend;
+    if (conn !== null && this.pins.size === 0 && this.ctx.config.multiplexing) {
+      // Held only as a courtesy (warnings of the last statement): keep it if this statement goes there
+      // too, or if it reads those warnings.
+      const target = readsDiagnostics(p.payload) ? conn.pool : this.choosePool();
+      if (target !== conn.pool || this.routeError !== null) {
+        this.backend = null;
+        conn.pool?.removeSticky(this);
+        this.stickyNext = false;
+        conn.pool!.release(conn);
+        conn = null;
+        return this.acquireFrom(target);
+      }
+    }
     if (conn) return this.onConnectionReady(conn);
-    const pooled = this.pool!.tryAcquire();
+    this.acquireFrom(this.ctx.config.multiplexing ? this.choosePool() : this.pool!);
+  }
+
+  private acquireFrom(pool: BackendPool): void {
+    if (this.routeError !== null) {
+      const e = this.routeError;
+      this.routeError = null;
+      this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+      return this.finishLocal();
+    }
+    const pooled = pool.tryAcquire();
     if (pooled) return this.onConnectionAcquired(pooled);
     this.phase = Phase.Acquiring;
-    this.pool!.wait(this);
+    this.waitingPool = pool;
+    pool.wait(this);
+  }
+
+  /**
+   * Read/write splitting: the primary's pool, or a healthy replica's (then curReplica says which).
+   * Sets routeError when a replica is required and none is available.
+   */
+  private choosePool(): BackendPool {
+    const router = this.ctx.router;
+    this.curReplica = null;
+    const info = this.curInfo;
+    if (router === null || info === null || !router.hasReplicas) return this.pool!;
+    const command = this.cur!.payload[0];
+    if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return this.pool!;
+    if (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY) return this.pool!; // cursors pin
+    const decision = decideRoute(info, {
+      splitting: router.config.read_write_split,
+      pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
+      preference: this.routePreference,
+    });
+    if (decision.target === 'primary') return this.pool!;
+    const replica = router.pickReplica();
+    if (replica === null) {
+      router.stats.noReplica++;
+      if (router.config.no_replica === 'error') {
+        this.routeError = new BackendError('Sluice: no replica is available for this read (routing.no_replica = error)', ER.BACKEND_UNAVAILABLE.code, 'HY000', 'SLUICE_NO_REPLICA');
+      }
+      return this.pool!;
+    }
+    this.curReplica = replica;
+    router.stats.replicaReads++;
+    return this.ctx.pools.get({ name: replica.name, host: replica.host, port: replica.port }, this.user!.backend, this.profileCaps);
+  }
+
+  private autocommit(): boolean {
+    const v = this.state.vars.get('autocommit');
+    return v === undefined || v === 'ON' || v === '1';
   }
 
   onConnectionAcquired(conn: BackendConnection): void {
+    this.waitingPool = null;
     if (this.phase === Phase.Closed) {
-      this.pool!.release(conn);
+      conn.pool!.release(conn);
       return;
     }
     conn.owner = this;
@@ -503,7 +582,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       conn.state.signature() !== this.state.signature() ||
       (info !== null && (info.flags & StatementFlag.LAST_INSERT_ID) !== 0 && conn.state.lastInsertId !== this.state.lastInsertId);
     const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
-    if (!needsSync && !needsPrepare) {
+    const needsWait = this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica);
+    if (!needsSync && !needsPrepare && !needsWait) {
       if (this.curStmt !== null && conn.statements.size > this.lruTouchThreshold) this.touchStatement(conn, this.curStmt);
       this.send(conn);
       return;
@@ -515,8 +595,21 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       },
       (err: Error) => {
         if (this.phase === Phase.Closed || this.backend !== conn) return;
+        if (err instanceof ConsistencyTimeout && this.ctx.router!.config.consistency_fallback === 'primary') {
+          // The replica did not catch up in time: run the read on the primary instead.
+          this.backend = null;
+          conn.pool!.release(conn);
+          this.curReplica = null;
+          this.acquireFrom(this.pool!);
+          return;
+        }
         const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
         const reply = this.curKind !== NO_RESPONSE;
+        if (err instanceof ConsistencyTimeout) {
+          if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
+          this.finishLocal();
+          return;
+        }
         if (err instanceof PrepareFailed) {
           // The server refused to prepare (table gone, too many statements …): the connection is fine.
           if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
@@ -545,6 +638,46 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     const stmt = this.curStmt;
     if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
+    const replica = this.curReplica;
+    if (replica !== null && this.consistencyLevel !== 'eventual') await this.waitForReplica(conn, replica);
+  }
+
+  /** The GTID this read must see, per the session's consistency level ('' = none). */
+  private async requiredGtid(): Promise<string> {
+    switch (this.consistencyLevel) {
+      case 'session':
+        return this.lastWriteGtid;
+      case 'instance':
+        return this.ctx.router!.instanceGtid;
+      case 'global': {
+        const rows = await this.ctx.admin!.rows('SELECT @@GLOBAL.gtid_binlog_pos');
+        return rows[0]?.[0] ?? '';
+      }
+      default:
+        return '';
+    }
+  }
+
+  private replicaCaughtUp(replica: BackendView): boolean {
+    if (this.consistencyLevel === 'global') return false;
+    const gtid = this.consistencyLevel === 'session' ? this.lastWriteGtid : this.ctx.router!.instanceGtid;
+    return this.ctx.router!.covers(replica, gtid);
+  }
+
+  /** MASTER_GTID_WAIT on the replica connection; a timeout becomes ConsistencyTimeout. */
+  private async waitForReplica(conn: BackendConnection, replica: BackendView): Promise<void> {
+    const router = this.ctx.router!;
+    const gtid = await this.requiredGtid();
+    if (gtid === '' || router.covers(replica, gtid)) return;
+    router.stats.gtidWaits++;
+    const timeoutMs = this.consistencyTimeoutMs;
+    const rows = await conn.queryRows(`SELECT MASTER_GTID_WAIT('${gtid.replace(/[^0-9,-]/g, '')}', ${(timeoutMs / 1000).toFixed(3)})`);
+    if (rows[0]?.[0] === '0') {
+      router.noteReached(replica, gtid);
+      return;
+    }
+    router.stats.gtidWaitTimeouts++;
+    throw new ConsistencyTimeout(`Sluice: replica '${replica.name}' did not reach GTID ${gtid} within ${timeoutMs} ms (read-after-write consistency)`, 4031, 'HY000', 'SLUICE_CONSISTENCY_TIMEOUT');
   }
 
   /** Brings the backend session's state in line with this client's. */
@@ -817,6 +950,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         const [name, value] = ss.variables[i]!;
         if (name === 'last_gtid') {
           conn.lastGtid = value;
+          if (value !== '') {
+            this.lastWriteGtid = value;
+            this.ctx.router?.noteWrite(value);
+          }
           continue;
         }
         if (name.startsWith('session_track_')) this.addPin(PinReason.UNTRACKED_STATE); // tracking changed under us
@@ -1011,7 +1148,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (conn === null || this.pins.size > 0 || !this.ctx.config.multiplexing) return;
     if (this.stickyNext) {
       // Kept for SHOW WARNINGS, but only while nobody else needs a connection.
-      this.pool!.addSticky(this);
+      conn.pool!.addSticky(this);
       return;
     }
     this.backend = null;
@@ -1019,7 +1156,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.backendPaused = false;
       conn.socket.resume();
     }
-    this.pool!.release(conn);
+    conn.pool!.release(conn);
   }
 
   releaseSticky(): void {
@@ -1096,7 +1233,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     // (not across a change of user, whose sessions live in another pool).
     const keepOption = keepOptionAllowed && this.pins.has(PinReason.SET_OPTION);
     this.pins.clear();
-    if (this.stickyNext) this.pool?.removeSticky(this);
+    if (this.stickyNext) conn?.pool?.removeSticky(this);
     this.stickyNext = false;
     if (conn === null) return;
     if (keepOption) {
@@ -1110,14 +1247,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     this.backend = null;
     if (!dirty) {
-      this.pool!.release(conn);
+      conn.pool!.release(conn);
       return;
     }
     try {
       await conn.resetSession();
-      this.pool!.release(conn);
+      conn.pool!.release(conn);
     } catch {
-      this.pool!.discard(conn);
+      conn.pool!.discard(conn);
       conn.destroy();
     }
   }
@@ -1192,7 +1329,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onBackendClosed(conn: BackendConnection): void {
     if (conn !== this.backend) return;
-    this.pool?.discard(conn);
+    conn.pool?.discard(conn);
     this.backend = null;
     this.backendPaused = false;
     const inFlight = this.phase === Phase.Forwarding || this.phase === Phase.Preparing || this.phase === Phase.Infile || this.phase === Phase.Finishing;
@@ -1227,9 +1364,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.backend = null;
     if (broken) {
       conn.broken = true;
-      this.pool?.discard(conn);
+      conn.pool?.discard(conn);
       conn.destroy();
-    } else this.pool?.release(conn);
+    } else conn.pool?.release(conn);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -1249,18 +1386,18 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.ctx.sessions.delete(this.id);
     this.ctx.counters.clientConnections--;
     this.releaseUserSlot();
-    if (phase === Phase.Acquiring) this.pool?.cancelWait(this);
-    this.pool?.removeSticky(this);
+    if (phase === Phase.Acquiring) this.waitingPool?.cancelWait(this);
+    this.backend?.pool?.removeSticky(this);
     const conn = this.backend;
     this.backend = null;
     if (conn) {
       if (phase === Phase.Forwarding || phase === Phase.Preparing || phase === Phase.Infile || phase === Phase.Finishing) {
         // Mid-statement: the server session is in an unknown state.
         conn.broken = true;
-        this.pool?.discard(conn);
+        conn.pool?.discard(conn);
         conn.destroy();
       } else if (this.pins.size > 0 || this.stickyNext || conn.scanner.isActive()) {
-        const pool = this.pool!;
+        const pool = conn.pool!;
         conn.owner = pool;
         conn.resetSession().then(
           () => pool.release(conn),
@@ -1270,7 +1407,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
           },
         );
       } else {
-        this.pool?.release(conn);
+        conn.pool?.release(conn);
       }
     }
     if (!this.socket.destroyed) this.socket.destroy();
@@ -1279,6 +1416,16 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
 /** The server answered a re-prepare with an ERR; the connection itself is in a known state. */
 class PrepareFailed extends BackendError {}
+
+/** A replica did not reach the GTID a read must see within the timeout. */
+class ConsistencyTimeout extends BackendError {}
+
+const DIAGNOSTICS = /WARNINGS|ERRORS|WARNING_COUNT|ERROR_COUNT|DIAGNOSTICS|ROW_COUNT|FOUND_ROWS/i;
+
+/** SHOW WARNINGS / ERRORS, @@warning_count, GET DIAGNOSTICS …: about the previous statement's session. */
+function readsDiagnostics(payload: Buffer): boolean {
+  return payload[0] === Command.QUERY && payload.length < 512 && DIAGNOSTICS.test(payload.toString('latin1', 1));
+}
 
 function closeStatementPacket(id: number): Buffer {
   return new PacketWriter(9).u8(Command.STMT_CLOSE).u32(id).finish(0);

@@ -7,6 +7,7 @@ import type { PoolManager, PoolOptions } from '../backend/pool.js';
 import type { BackendEndpoint } from '../backend/connection.js';
 import type { AdminChannel } from '../backend/admin-channel.js';
 import type { UserDirectory } from './users.js';
+import type { Router } from '../router/router.js';
 import type { Logger } from '../util/log.js';
 
 export interface SessionHandle {
@@ -20,6 +21,8 @@ export interface SessionHandle {
   drain(): void;
   readonly idle: boolean;
 }
+
+export type ConsistencyLevel = 'eventual' | 'session' | 'instance' | 'global';
 
 export const PinReason = {
   TRANSACTION: 'transaction',
@@ -64,6 +67,8 @@ export class ProxyContext {
   rsaPrivateKey: KeyObject | null = null;
   rsaPublicPem = '';
   draining = false;
+  /** Read/write splitting; null when no replica is configured. */
+  router: Router | null = null;
 
   constructor(
     public config: SluiceConfig,
@@ -95,8 +100,9 @@ export function poolOptionsFrom(config: SluiceConfig): PoolOptions {
     min: p.min,
     max: p.max,
     connectTimeoutMs: p.connect_timeout_ms,
-    idleTimeoutMs: p.idle_timeout_ms,
-    maxLifetimeMs: p.max_lifetime_ms,
+    // 0 means "never" in the config.
+    idleTimeoutMs: p.idle_timeout_ms === 0 ? Infinity : p.idle_timeout_ms,
+    maxLifetimeMs: p.max_lifetime_ms === 0 ? Infinity : p.max_lifetime_ms,
     acquireTimeoutMs: p.acquire_timeout_ms,
     tls: config.backend_tls.enabled
       ? { ca: config.backend_tls.ca ? readFileSync(config.backend_tls.ca) : undefined, rejectUnauthorized: config.backend_tls.reject_unauthorized }

@@ -25,6 +25,8 @@ export interface ClientUser {
   backend: BackendCredentials;
   /** Host patterns from mysql.user (pass-through only). */
   hosts: string[];
+  route: 'auto' | 'primary' | 'replica';
+  consistency: 'eventual' | 'session' | 'instance' | 'global' | null;
 }
 
 export class UserDirectory {
@@ -58,6 +60,8 @@ export class UserDirectory {
         defaultSchema: u.default_schema,
         backend: { user: u.backend_user, password: u.backend_password },
         hosts: ['%'],
+        route: u.route,
+        consistency: u.consistency,
       });
     }
   }
@@ -123,6 +127,8 @@ export class UserDirectory {
         defaultSchema: null,
         backend: samePassword ? prev!.backend : { user },
         hosts: [host],
+        route: 'auto',
+        consistency: null,
       });
     }
     this.passthrough = next;

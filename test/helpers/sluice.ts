@@ -27,6 +27,8 @@ export function testConfig(overrides: Partial<SluiceConfigInput> = {}): SluiceCo
       { name: 'sha2', password: 'sha2-secret', auth_plugin: 'caching_sha2_password', backend_user: t.root.user, backend_password: t.root.password },
     ],
     tls: { cert: t.tls.cert, key: t.tls.key },
+    // Core tests run everything on the primary; the routing tests turn splitting on.
+    routing: { read_write_split: false },
     log: { level: (process.env.SLUICE_TEST_LOG as 'info' | undefined) ?? 'silent' },
     ...overrides,
   };

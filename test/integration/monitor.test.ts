@@ -125,14 +125,15 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
     assert.equal(monitor.snapshot().version, version);
   });
 
-  it('replica with its SQL thread stopped is broken within 3 s; back up only after upAfterMs of health', async () => {
+  it('replica with its SQL thread stopped is broken within 3 s; back up only after upAfterMs of health', async (t) => {
     const from = events.length;
     await topo.exec(topo.replicas[0]!, 'STOP SLAVE SQL_THREAD');
     const t0 = Date.now();
     await topo.exec(topo.primary, 'INSERT INTO mon.t (v) VALUES (10); INSERT INTO mon.t (v) VALUES (11)');
     const pos = await primaryPos();
     await waitFor('replica1 broken', is('replica1', 'broken'), 3000);
-    assert.ok(Date.now() - t0 <= 3000);
+    const brokenMs = Date.now() - t0;
+    assert.ok(brokenMs <= 3000);
     const r1 = view('replica1');
     assert.match(r1.lastError ?? '', /Slave_SQL_Running=No/);
     assert.equal(gtidCovers(r1.gtidPosition, pos), false, 'replica1 has not applied the new writes');
@@ -151,9 +152,10 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
     assert.equal(view('replica1').lastError, null);
     // out once, back once: no flapping
     assertNoFlap('replica1', from, 'broken');
+    t.diagnostic(`broken after ${brokenMs} ms, up ${took} ms after START SLAVE; history ${healthHistory('replica1', from).join(' → ')}`);
   });
 
-  it('replica delayed beyond maxLagSeconds is lagging, then up again', async () => {
+  it('replica delayed beyond maxLagSeconds is lagging, then up again', async (t) => {
     const r1 = topo.replicas[0]!;
     await topo.exec(r1, 'STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=8; START SLAVE');
     let from = events.length;
@@ -164,8 +166,9 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
       assert.equal(view('replica1').health, 'up', 'a delay alone, with nothing to apply, is no lag');
       from = events.length;
       await topo.exec(topo.primary, 'INSERT INTO mon.t (v) VALUES (20)');
-      await waitFor('replica1 lagging', is('replica1', 'lagging'), MAX_LAG_S * 1000 + 3000);
+      const lagMs = await waitFor('replica1 lagging', is('replica1', 'lagging'), MAX_LAG_S * 1000 + 3000);
       const v = view('replica1');
+      t.diagnostic(`lagging ${lagMs} ms after the write (lag ${v.lagSeconds} s)`);
       assert.ok(v.lagSeconds !== null && v.lagSeconds > MAX_LAG_S, `lag ${v.lagSeconds}`);
       assert.match(v.lastError ?? '', /lag/);
       assert.equal(view('replica2').health, 'up');
@@ -178,7 +181,7 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
     await waitFor('replica1 caught up', (s) => gtidCovers(s.backends.find((b) => b.name === 'replica1')!.gtidPosition, pos), 3000);
   });
 
-  it('stopped replica is down within 3 s; comes back up after restart', async () => {
+  it('stopped replica is down within 3 s; comes back up after restart', async (t) => {
     const r2 = topo.replicas[1]!;
     const from = events.length;
     await topo.stopNode(r2);
@@ -192,13 +195,15 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
     await topo.startNode(r2);
     const tStart = Date.now();
     await waitFor('replica2 up', is('replica2', 'up'), UP_AFTER_MS + 5000);
-    assert.ok(Date.now() - tStart >= UP_AFTER_MS - INTERVAL_MS, 'put back no sooner than upAfterMs after it answers');
+    const upMs = Date.now() - tStart;
+    assert.ok(upMs >= UP_AFTER_MS - INTERVAL_MS, 'put back no sooner than upAfterMs after it answers');
     assertNoFlap('replica2', from, 'down');
+    t.diagnostic(`down ${ms} ms after stop, up ${upMs} ms after restart; history ${healthHistory('replica2', from).join(' → ')}`);
     const pos = await primaryPos();
     await waitFor('replica2 caught up', (s) => gtidCovers(s.backends.find((b) => b.name === 'replica2')!.gtidPosition, pos), 5000);
   });
 
-  it('hung replica (SIGSTOP) is down within 3 s; SIGCONT puts it back', async () => {
+  it('hung replica (SIGSTOP) is down within 3 s; SIGCONT puts it back', async (t) => {
     const r2 = topo.replicas[1]!;
     const from = events.length;
     await topo.stopNode(r2, 'SIGSTOP');
@@ -206,6 +211,7 @@ describe('backend monitor (own topology)', { timeout: 300_000 }, () => {
     try {
       const ms = await waitFor('paused replica2 down', is('replica2', 'down'), 3000);
       assert.ok(ms <= 3000, `down after ${ms} ms`);
+      t.diagnostic(`paused replica down after ${ms} ms (${view('replica2').lastError})`);
       assert.match(view('replica2').lastError ?? '', /timed out/);
       assert.equal(view('replica1').health, 'up');
       assert.equal(view('primary').health, 'up');

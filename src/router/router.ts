@@ -1,0 +1,65 @@
+// The proxy-wide routing state: the monitor's view of the replicas, the balancer, and the GTID position of
+// every write this proxy has seen (for the `instance` consistency level).
+import type { BackendMonitor } from '../backend/monitor.js';
+import type { RoutingConfig } from '../config/schema.js';
+import { Balancer, type BalancePolicy } from './balancer.js';
+import { gtidCovers, mergeGtidPositions, type BackendView, type TopologySnapshot } from './topology-snapshot.js';
+
+export class Router {
+  private balancer: Balancer;
+  private cachedFor: TopologySnapshot | null = null;
+  private healthy: BackendView[] = [];
+  /** Positions replicas are known to have reached since the last monitor round (name → GTID position). */
+  private readonly reached = new Map<string, string>();
+  /** Merged GTID position of all writes seen through this proxy. */
+  instanceGtid = '';
+  readonly stats = { replicaReads: 0, primaryReads: 0, gtidWaits: 0, gtidWaitTimeouts: 0, noReplica: 0 };
+
+  constructor(
+    public config: RoutingConfig,
+    private readonly monitor: BackendMonitor | null,
+  ) {
+    this.balancer = new Balancer(config.policy as BalancePolicy);
+  }
+
+  get hasReplicas(): boolean {
+    return this.monitor !== null && this.monitor.snapshot().replicas.length > 0;
+  }
+
+  /** Replicas in service now (up: reachable, replicating, within the lag bound). */
+  healthyReplicas(): readonly BackendView[] {
+    if (this.monitor === null) return this.healthy;
+    const snap = this.monitor.snapshot();
+    if (snap !== this.cachedFor) {
+      this.cachedFor = snap;
+      this.healthy = snap.replicas.filter((r) => r.health === 'up');
+      this.reached.clear();
+    }
+    return this.healthy;
+  }
+
+  pickReplica(): BackendView | null {
+    return this.balancer.pick(this.healthyReplicas());
+  }
+
+  noteWrite(gtid: string): void {
+    this.instanceGtid = this.instanceGtid === '' ? gtid : mergeGtidPositions(this.instanceGtid, gtid);
+  }
+
+  /** True when `replica` is known to have applied `gtid` (monitor's position or a wait that succeeded). */
+  covers(replica: BackendView, gtid: string): boolean {
+    if (gtid === '') return true;
+    if (gtidCovers(replica.gtidPosition, gtid)) return true;
+    const r = this.reached.get(replica.name);
+    return r !== undefined && gtidCovers(r, gtid);
+  }
+
+  noteReached(replica: BackendView, gtid: string): void {
+    const r = this.reached.get(replica.name);
+    this.reached.set(replica.name, r === undefined ? gtid : mergeGtidPositions(r, gtid));
+  }
+
+  recordLatency(name: string, ms: number): void {
+    this.monitor?.recordLatency(name, ms);
+  }
+}
