@@ -500,7 +500,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         this.stickyNext = false;
         conn.pool!.release(conn);
         conn = null;
-        return this.acquireFrom(target);
+        return this.acquireFrom(target ?? this.pool!);
       }
     }
     if (conn) return this.onConnectionReady(conn);
