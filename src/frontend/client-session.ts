@@ -21,6 +21,7 @@ import { errPacket, okPacket, parseOk, writeOk } from '../protocol/packets.js';
 import { PacketWriter, framePayload } from '../protocol/writer.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
+import { textResultSet } from '../protocol/resultset.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, type RoutePreference } from '../router/route.js';
 import type { BackendView } from '../router/topology-snapshot.js';
@@ -102,6 +103,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** The replica chosen for the current statement, or null when it runs on the primary. */
   private curReplica: BackendView | null = null;
   private routeError: BackendError | null = null;
+  /** Times the current statement was moved to another backend after a replica failed before answering. */
+  private retries = 0;
   private waitingPool: BackendPool | null = null;
   /** Read/write splitting and consistency settings of this session (user defaults, SET sluice_*). */
   private routePreference: RoutePreference = 'auto';
@@ -410,6 +413,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   private dispatch(p: Packet): void {
     if (this.stickyNext) this.backend?.pool?.removeSticky(this);
+    this.retries = 0;
     this.cur = p;
     this.responded = false;
     this.curInfo = null;
@@ -478,6 +482,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.curInfo = info;
     if (info.kind === StatementKind.Kill && info.kill !== null && !info.kill.queryId) {
       return this.onKill(info.kill.id, info.kill.query);
+    }
+    if (info.kind === StatementKind.Sluice) return this.onSluiceStatement(p.payload.toString('utf8', 1));
+    if (info.kind === StatementKind.Set && p.payload.length < 256 && SLUICE_SET.test(p.payload.toString('latin1', 1))) {
+      return this.onSluiceSet(p.payload.toString('utf8', 1));
     }
     this.execute(p, ResponseKind.Result, false);
   }
@@ -552,6 +560,21 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     return this.ctx.pools.get({ name: replica.name, host: replica.host, port: replica.port }, this.user!.backend, this.profileCaps);
   }
 
+  /**
+   * A read bound for a replica failed before any byte reached the client: run it again on another
+   * replica (or the primary). Returns false when the statement cannot be moved.
+   */
+  private retryElsewhere(): boolean {
+    const replica = this.curReplica;
+    if (replica === null || this.responded || this.retries >= 2 || this.pins.size > 0 || this.cur === null) return false;
+    this.retries++;
+    this.ctx.router?.suspect(replica.name);
+    this.phase = Phase.Idle;
+    this.ctx.log.info({ session: this.id, replica: replica.name }, 'read failed on a replica before answering; retrying elsewhere');
+    this.execute(this.cur, this.curKind, this.curBinary);
+    return true;
+  }
+
   private autocommit(): boolean {
     const v = this.state.vars.get('autocommit');
     return v === undefined || v === 'ON' || v === '1';
@@ -569,7 +592,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   onConnectionFailed(err: Error): void {
+    this.waitingPool = null;
     if (this.phase === Phase.Closed) return;
+    if (this.retryElsewhere()) return;
     const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
     // COM_STMT_SEND_LONG_DATA has no response: an ERR now would answer the client's next command.
     if (this.curKind !== NO_RESPONSE) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
@@ -1308,6 +1333,66 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.replyOk();
   }
 
+  /** `SET sluice_route = …`, `SET sluice_consistency = …`, `SET sluice_consistency_timeout_ms = …`. */
+  private onSluiceSet(sql: string): void {
+    const m = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?(sluice_\w+)\s*(?:=|:=)\s*'?([\w.-]+)'?\s*;?\s*$/i.exec(sql);
+    if (!m) {
+      this.sendError({ code: 1064, sqlState: '42000' }, 'Sluice variables are set one at a time: SET sluice_<name> = <value>', 1);
+      return this.finishLocal();
+    }
+    const name = m[1]!.toLowerCase();
+    const value = m[2]!.toLowerCase();
+    const bad = (allowed: string) => {
+      this.sendError({ code: 1231, sqlState: '42000' }, `Variable '${name}' can't be set to the value of '${m[2]}' (allowed: ${allowed})`, 1);
+      this.finishLocal();
+    };
+    switch (name) {
+      case 'sluice_route':
+        if (value !== 'auto' && value !== 'primary' && value !== 'replica') return bad('auto, primary, replica');
+        this.routePreference = value;
+        break;
+      case 'sluice_consistency':
+        if (value !== 'eventual' && value !== 'session' && value !== 'instance' && value !== 'global') return bad('eventual, session, instance, global');
+        this.consistencyLevel = value;
+        break;
+      case 'sluice_consistency_timeout_ms': {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0 || n > 3600000) return bad('0 … 3600000');
+        this.consistencyTimeoutMs = n;
+        break;
+      }
+      default:
+        this.sendError({ code: 1193, sqlState: 'HY000' }, `Unknown system variable '${name}'`, 1);
+        return this.finishLocal();
+    }
+    this.replyOk();
+  }
+
+  /** `SLUICE EXPLAIN <statement>`: where the statement would go and why, as a result set. */
+  private onSluiceStatement(sql: string): void {
+    const m = /^\s*SLUICE\s+EXPLAIN\s+([\s\S]+)$/i.exec(sql);
+    if (!m) {
+      this.sendError({ code: 1064, sqlState: '42000' }, 'Unknown Sluice statement; supported: SLUICE EXPLAIN <statement>', 1);
+      return this.finishLocal();
+    }
+    const stmt = Buffer.from(m[1]!, 'utf8');
+    const info = lexStatement(stmt, 0, stmt.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
+    const router = this.ctx.router;
+    const decision = decideRoute(info, {
+      splitting: router !== null && router.hasReplicas && router.config.read_write_split && this.ctx.config.multiplexing,
+      pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
+      preference: this.routePreference,
+    });
+    let backend = this.ctx.primary.name;
+    if (decision.target === 'replica') {
+      const healthy = router?.healthyReplicas() ?? [];
+      backend = healthy.length > 0 ? healthy.map((r) => r.name).join(',') : `${this.ctx.primary.name} (no replica available)`;
+    }
+    const rows = [[decision.target, backend, decision.reason, this.consistencyLevel, [...this.pins].join(',') || null]];
+    this.writeClient(textResultSet(['route', 'backends', 'reason', 'consistency', 'pinned'], rows, this.capabilities, this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)));
+    this.finishLocal();
+  }
+
   kill(): void {
     this.socket.destroy();
     this.close();
@@ -1340,6 +1425,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       s.cursorOpen = false;
       s.longData = false;
     }
+    if (inFlight && !this.responded && !stateLost && this.retryElsewhere()) return;
     if (inFlight) {
       if (!this.responded) this.sendError(ER.BACKEND_LOST, 'Lost connection to backend server during query', (this.cur?.lastSeq ?? 0) + 1);
       if (this.responded || stateLost) {
@@ -1419,6 +1505,9 @@ class PrepareFailed extends BackendError {}
 
 /** A replica did not reach the GTID a read must see within the timeout. */
 class ConsistencyTimeout extends BackendError {}
+
+/** A SET whose (first) variable is one of Sluice's own. */
+const SLUICE_SET = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sluice_/i;
 
 const DIAGNOSTICS = /WARNINGS|ERRORS|WARNING_COUNT|ERROR_COUNT|DIAGNOSTICS|ROW_COUNT|FOUND_ROWS/i;
 

@@ -11,6 +11,7 @@ export class Router {
   private healthy: BackendView[] = [];
   /** Positions replicas are known to have reached since the last monitor round (name → GTID position). */
   private readonly reached = new Map<string, string>();
+  private readonly suspects = new Map<string, number>();
   /** Merged GTID position of all writes seen through this proxy. */
   instanceGtid = '';
   readonly stats = { replicaReads: 0, primaryReads: 0, gtidWaits: 0, gtidWaitTimeouts: 0, noReplica: 0 };
@@ -39,7 +40,16 @@ export class Router {
   }
 
   pickReplica(): BackendView | null {
-    return this.balancer.pick(this.healthyReplicas());
+    const healthy = this.healthyReplicas();
+    if (this.suspects.size === 0) return this.balancer.pick(healthy);
+    const now = Date.now();
+    for (const [name, until] of this.suspects) if (until <= now) this.suspects.delete(name);
+    return this.balancer.pick(this.suspects.size === 0 ? healthy : healthy.filter((r) => !this.suspects.has(r.name)));
+  }
+
+  /** A replica just failed a statement: skip it for a moment, before the monitor takes it out. */
+  suspect(name: string): void {
+    this.suspects.set(name, Date.now() + 3000);
   }
 
   noteWrite(gtid: string): void {
