@@ -1,0 +1,171 @@
+// Read/write splitting against real GTID replication: where statements go, balance across replicas,
+// read-after-write consistency levels (with replication delayed on purpose), hints and session settings.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { startTestSluice, connectApp, type TestSluice } from '../helpers/sluice.js';
+import { createTestDatabase, dropTestDatabase, rootQuery, testTopology, waitForReplicas } from '../helpers/topology.js';
+
+let sluice: TestSluice;
+let db: string;
+let primaryId: number;
+let replicaIds: number[];
+
+async function serverIdOf(node: ReturnType<typeof testTopology>['primary']): Promise<number> {
+  const rows = await rootQuery<Array<{ id: number }>>('SELECT @@server_id AS id', [], node);
+  return Number(rows[0]!.id);
+}
+
+async function setReplicaDelay(seconds: number): Promise<void> {
+  for (const r of testTopology().replicas) {
+    await rootQuery('STOP SLAVE', [], r);
+    await rootQuery(`CHANGE MASTER TO MASTER_DELAY = ${seconds}`, [], r);
+    await rootQuery('START SLAVE', [], r);
+  }
+}
+
+before(async () => {
+  const t = testTopology();
+  db = await createTestDatabase();
+  await rootQuery(`CREATE TABLE ${db}.kv (id INT PRIMARY KEY, v INT)`);
+  await waitForReplicas();
+  primaryId = await serverIdOf(t.primary);
+  replicaIds = await Promise.all(t.replicas.map((r) => serverIdOf(r)));
+  sluice = await startTestSluice({ routing: { read_write_split: true, consistency_timeout_ms: 5000 } });
+});
+
+after(async () => {
+  await sluice?.close();
+  await setReplicaDelay(0).catch(() => undefined);
+  await dropTestDatabase(db);
+});
+
+test('reads go to replicas (round robin within ±5 %), writes and locking reads to the primary', async () => {
+  const c = await connectApp(sluice.port, { database: db });
+  const counts = new Map<number, number>();
+  for (let i = 0; i < 400; i++) {
+    const [[{ id }]] = (await c.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  assert.equal(counts.get(primaryId) ?? 0, 0, 'no plain read went to the primary');
+  for (const rid of replicaIds) {
+    const n = counts.get(rid) ?? 0;
+    assert.ok(Math.abs(n - 200) <= 10, `replica ${rid} served ${n} of 400 reads`);
+  }
+  const onPrimary = async (sql: string) => {
+    const [[row]] = (await c.query(sql)) as unknown as [[{ id: number }]];
+    return Number(row.id) === primaryId;
+  };
+  assert.ok(await onPrimary('SELECT @@server_id AS id FOR UPDATE'));
+  assert.ok(await onPrimary('SELECT @@server_id AS id, GET_LOCK("x", 0) AS l'));
+  assert.ok(await onPrimary('/* sluice:route=primary */ SELECT @@server_id AS id'));
+  await c.query('BEGIN');
+  assert.ok(await onPrimary('SELECT @@server_id AS id'), 'reads inside a transaction stay on the primary');
+  await c.query('COMMIT');
+  // GET_LOCK above pinned this session to the primary for good (user locks live in the server session).
+  assert.ok(await onPrimary('SELECT @@server_id AS id'));
+  await c.end();
+  // Prepared statements are routed too.
+  const p = await connectApp(sluice.port, { database: db });
+  const [[ps]] = (await p.execute('SELECT @@server_id AS id, ? AS x', [1])) as unknown as [[{ id: number }]];
+  assert.ok(replicaIds.includes(Number(ps.id)));
+  await p.end();
+});
+
+test('SLUICE EXPLAIN, SET sluice_route and unknown Sluice variables', async () => {
+  const c = await connectApp(sluice.port, { database: db });
+  const [rows] = await c.query('SLUICE EXPLAIN SELECT * FROM kv WHERE id = 1');
+  assert.equal((rows as Array<{ route: string }>)[0]!.route, 'replica');
+  const [rows2] = await c.query('SLUICE EXPLAIN SELECT * FROM kv WHERE id = 1 FOR UPDATE');
+  assert.deepEqual((rows2 as Array<{ route: string; reason: string }>)[0]!.reason, 'FOR UPDATE takes locks');
+  await c.query("SET sluice_route = 'primary'");
+  const [[{ id }]] = (await c.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+  assert.equal(Number(id), primaryId);
+  await assert.rejects(c.query('SET sluice_nonsense = 1'), (e: { errno: number }) => e.errno === 1193);
+  await assert.rejects(c.query("SET sluice_consistency = 'sometimes'"), (e: { errno: number }) => e.errno === 1231);
+  await c.end();
+});
+
+async function writeThenRead(port: number, level: string, pairs: number, clients: number, base: number): Promise<{ stale: number; total: number }> {
+  let stale = 0;
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, k) => {
+      const c = await connectApp(port, { database: db });
+      await c.query(`SET sluice_consistency = '${level}'`);
+      for (let i = 0; i < pairs; i++) {
+        const id = base + k * pairs + i;
+        await c.query('INSERT INTO kv VALUES (?, ?)', [id, i]);
+        const [rows] = await c.query('SELECT v FROM kv WHERE id = ?', [id]);
+        total++;
+        if ((rows as unknown[]).length !== 1) stale++;
+      }
+      await c.end();
+    }),
+  );
+  return { stale, total };
+}
+
+test('read-after-write with replication delayed by 1 s: session sees 0 stale reads, eventual does not', { timeout: 180000 }, async () => {
+  await setReplicaDelay(1);
+  try {
+    const eventual = await writeThenRead(sluice.port, 'eventual', 20, 50, 100000);
+    assert.equal(eventual.total, 1000);
+    assert.ok(eventual.stale > 500, `eventual: only ${eventual.stale} of 1000 reads were stale (the test must be able to fail)`);
+    const waitsBefore = sluice.server.context.router!.stats.gtidWaits;
+    const session = await writeThenRead(sluice.port, 'session', 20, 50, 200000);
+    assert.equal(session.total, 1000);
+    assert.equal(session.stale, 0, `session: ${session.stale} stale reads`);
+    assert.ok(sluice.server.context.router!.stats.gtidWaits > waitsBefore, 'replicas were waited for, not bypassed');
+    console.log(`# eventual stale ${eventual.stale}/1000, session stale ${session.stale}/1000`);
+  } finally {
+    await setReplicaDelay(0);
+  }
+});
+
+test('instance consistency: a second client sees the first client\'s write', { timeout: 60000 }, async () => {
+  await setReplicaDelay(1);
+  try {
+    const writer = await connectApp(sluice.port, { database: db });
+    const reader = await connectApp(sluice.port, { database: db });
+    await reader.query("SET sluice_consistency = 'instance'");
+    const eventualReader = await connectApp(sluice.port, { database: db });
+    await eventualReader.query("SET sluice_consistency = 'eventual'");
+    let staleInstance = 0;
+    let staleEventual = 0;
+    for (let i = 0; i < 10; i++) {
+      await writer.query('INSERT INTO kv VALUES (?, ?)', [300000 + i, i]);
+      const [e] = await eventualReader.query('SELECT v FROM kv WHERE id = ?', [300000 + i]);
+      if ((e as unknown[]).length === 0) staleEventual++;
+      const [r] = await reader.query('SELECT v FROM kv WHERE id = ?', [300000 + i]);
+      if ((r as unknown[]).length === 0) staleInstance++;
+    }
+    assert.equal(staleInstance, 0);
+    assert.ok(staleEventual > 0, 'without instance consistency the second client reads stale data');
+    await writer.end();
+    await reader.end();
+    await eventualReader.end();
+  } finally {
+    await setReplicaDelay(0);
+  }
+});
+
+test('consistency timeout falls back to the primary (or errors when configured so)', { timeout: 60000 }, async () => {
+  await setReplicaDelay(3);
+  const strict = await startTestSluice({ routing: { read_write_split: true, consistency_timeout_ms: 200, consistency_fallback: 'error' } });
+  try {
+    const c = await connectApp(sluice.port, { database: db });
+    await c.query('SET sluice_consistency_timeout_ms = 200');
+    await c.query('INSERT INTO kv VALUES (400000, 1)');
+    const [[{ id }]] = (await c.query('SELECT @@server_id AS id, v FROM kv WHERE id = 400000')) as unknown as [[{ id: number }]];
+    assert.equal(Number(id), primaryId, 'fell back to the primary');
+    await c.end();
+    const s = await mysql.createConnection({ host: '127.0.0.1', port: strict.port, user: 'app', password: 'app-secret', database: db });
+    await s.query('INSERT INTO kv VALUES (400001, 1)');
+    await assert.rejects(s.query('SELECT v FROM kv WHERE id = 400001'), (e: { errno: number; sqlMessage: string }) => e.errno === 4031 && /did not reach GTID/.test(e.sqlMessage));
+    await s.end();
+  } finally {
+    await strict.close();
+    await setReplicaDelay(0);
+  }
+});
