@@ -545,6 +545,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       splitting: router.config.read_write_split,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,
+      readOnlyTransactionsToReplica: router.config.read_only_transactions === 'replica',
     });
     if (decision.target === 'primary') return this.pool!;
     const replica = router.pickReplica();
@@ -1382,6 +1383,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       splitting: router !== null && router.hasReplicas && router.config.read_write_split && this.ctx.config.multiplexing,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,
+      readOnlyTransactionsToReplica: router?.config.read_only_transactions === 'replica',
     });
     let backend = this.ctx.primary.name;
     if (decision.target === 'replica') {

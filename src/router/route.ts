@@ -67,6 +67,8 @@ export interface RouteSituation {
   /** The session keeps a connection (transaction, locks …) or runs with autocommit off. */
   pinnedOrTransactional: boolean;
   preference: RoutePreference;
+  /** routing.read_only_transactions = replica: START TRANSACTION READ ONLY (and all of it) goes to a replica. */
+  readOnlyTransactionsToReplica?: boolean;
 }
 
 export function decideRoute(info: StatementInfo, s: RouteSituation): RouteDecision {
@@ -75,6 +77,9 @@ export function decideRoute(info: StatementInfo, s: RouteSituation): RouteDecisi
   const via = hinted !== null ? 'hint' : 'session/user setting';
   if (!s.splitting) return { target: 'primary', reason: 'read/write splitting is off or no replica is configured' };
   if (s.pinnedOrTransactional) return { target: 'primary', reason: 'inside a transaction or pinned session' };
+  if (info.kind === StatementKind.Begin && info.flags & StatementFlag.READ_ONLY_TRANSACTION && s.readOnlyTransactionsToReplica && pref !== 'primary') {
+    return { target: 'replica', reason: 'read-only transaction (routing.read_only_transactions = replica)' };
+  }
   if (pref === 'primary') return { target: 'primary', reason: `route=primary (${via})` };
   if (pref === 'replica') return { target: 'replica', reason: `route=replica (${via})` };
   if (!isReadKind(info.kind)) return { target: 'primary', reason: 'not a read' };

@@ -169,3 +169,55 @@ test('consistency timeout falls back to the primary (or errors when configured s
     await setReplicaDelay(0);
   }
 });
+
+test('global consistency sees writes made outside Sluice; read-only transactions can go to a replica', { timeout: 60000 }, async () => {
+  await setReplicaDelay(1);
+  const ro = await startTestSluice({ routing: { read_write_split: true, read_only_transactions: 'replica', consistency_timeout_ms: 5000 } });
+  try {
+    const c = await connectApp(sluice.port, { database: db });
+    await c.query("SET sluice_consistency = 'global'");
+    await rootQuery(`INSERT INTO ${db}.kv VALUES (500000, 7)`); // directly on the primary, not through Sluice
+    const [[row]] = (await c.query('SELECT @@server_id AS id, v FROM kv WHERE id = 500000')) as unknown as [[{ id: number; v: number }]];
+    assert.equal(row.v, 7);
+    assert.ok(replicaIds.includes(Number(row.id)), 'served by a replica that waited for the primary position');
+    await c.end();
+    const r = await connectApp(ro.port, { database: db });
+    await r.query('START TRANSACTION READ ONLY');
+    const [[a]] = (await r.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+    const [[b]] = (await r.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+    await r.query('COMMIT');
+    assert.ok(replicaIds.includes(Number(a.id)));
+    assert.equal(a.id, b.id, 'the whole read-only transaction stays on one replica');
+    await r.end();
+  } finally {
+    await ro.close();
+    await setReplicaDelay(0);
+  }
+});
+
+test('no healthy replica: reads go to the primary, or fail clearly when routing.no_replica = error', async () => {
+  const t = testTopology();
+  const cfgFor = (mode: 'primary' | 'error') => ({
+    backends: [
+      { name: 'primary', host: '127.0.0.1', port: t.primary.port, role: 'primary' as const },
+      { name: 'ghost', host: '127.0.0.1', port: 1, role: 'replica' as const }, // nothing listens there
+    ],
+    routing: { read_write_split: true, no_replica: mode },
+  });
+  const fallback = await startTestSluice(cfgFor('primary'));
+  const strict = await startTestSluice(cfgFor('error'));
+  try {
+    const a = await connectApp(fallback.port);
+    const [[{ id }]] = (await a.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+    assert.equal(Number(id), primaryId);
+    await a.end();
+    const b = await connectApp(strict.port);
+    await assert.rejects(b.query('SELECT 1'), (e: { sqlMessage: string }) => /no replica is available/.test(e.sqlMessage));
+    const [[{ w }]] = (await b.query('SELECT 1 AS w FOR UPDATE')) as unknown as [[{ w: number }]];
+    assert.equal(w, 1, 'statements for the primary still run');
+    await b.end();
+  } finally {
+    await fallback.close();
+    await strict.close();
+  }
+});
