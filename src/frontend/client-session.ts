@@ -24,6 +24,7 @@ import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, type RoutePreference } from '../router/route.js';
+import { BALANCE_POLICIES, Balancer, type BalancePolicy } from '../router/balancer.js';
 import type { BackendView } from '../router/topology-snapshot.js';
 import type { ConsistencyLevel } from './context.js';
 import { AuthFailure, authenticate, parseChangeUser, verifyUser, type AuthIO } from './authenticate.js';
@@ -110,6 +111,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private routePreference: RoutePreference = 'auto';
   private consistencyLevel: ConsistencyLevel = 'session';
   private consistencyTimeoutMs = 1000;
+  /** A balancer of the session's own after SET sluice_policy; null = the cluster's. */
+  private balancer: Balancer | null = null;
   /** GTID of this session's last write (from session tracking), for `session` consistency. */
   private lastWriteGtid = '';
   /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
@@ -548,7 +551,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       readOnlyTransactionsToReplica: router.config.read_only_transactions === 'replica',
     });
     if (decision.target === 'primary') return this.pool!;
-    const replica = router.pickReplica();
+    const replica = router.pickReplica(this.balancer);
     if (replica === null) {
       router.stats.noReplica++;
       if (router.config.no_replica === 'error') {
@@ -1337,6 +1340,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** `SET sluice_route = …`, `SET sluice_consistency = …`, `SET sluice_consistency_timeout_ms = …`. */
   private onSluiceSet(sql: string): void {
     const m = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?(sluice_\w+)\s*(?:=|:=)\s*'?([\w.-]+)'?\s*;?\s*$/i.exec(sql);
+    // Supported: sluice_route, sluice_consistency, sluice_consistency_timeout_ms, sluice_policy.
     if (!m) {
       this.sendError({ code: 1064, sqlState: '42000' }, 'Sluice variables are set one at a time: SET sluice_<name> = <value>', 1);
       return this.finishLocal();
@@ -1355,6 +1359,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       case 'sluice_consistency':
         if (value !== 'eventual' && value !== 'session' && value !== 'instance' && value !== 'global') return bad('eventual, session, instance, global');
         this.consistencyLevel = value;
+        break;
+      case 'sluice_policy':
+        if (!(BALANCE_POLICIES as readonly string[]).includes(value)) return bad(BALANCE_POLICIES.join(', '));
+        this.balancer = value === this.ctx.router?.config.policy ? null : new Balancer(value as BalancePolicy);
         break;
       case 'sluice_consistency_timeout_ms': {
         const n = Number(value);

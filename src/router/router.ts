@@ -39,12 +39,14 @@ export class Router {
     return this.healthy;
   }
 
-  pickReplica(): BackendView | null {
+  /** A healthy replica chosen by `balancer` (a session's own) or the cluster's policy. */
+  pickReplica(balancer: Balancer | null = null): BackendView | null {
+    const b = balancer ?? this.balancer;
     const healthy = this.healthyReplicas();
-    if (this.suspects.size === 0) return this.balancer.pick(healthy);
+    if (this.suspects.size === 0) return b.pick(healthy);
     const now = Date.now();
     for (const [name, until] of this.suspects) if (until <= now) this.suspects.delete(name);
-    return this.balancer.pick(this.suspects.size === 0 ? healthy : healthy.filter((r) => !this.suspects.has(r.name)));
+    return b.pick(this.suspects.size === 0 ? healthy : healthy.filter((r) => !this.suspects.has(r.name)));
   }
 
   /** A replica just failed a statement: skip it for a moment, before the monitor takes it out. */

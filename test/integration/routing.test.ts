@@ -82,6 +82,13 @@ test('SLUICE EXPLAIN, SET sluice_route and unknown Sluice variables', async () =
   const [[{ id }]] = (await c.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
   assert.equal(Number(id), primaryId);
   await assert.rejects(c.query('SET sluice_nonsense = 1'), (e: { errno: number }) => e.errno === 1193);
+  // A session's own balancing policy: weighted with equal weights still alternates; random is accepted.
+  await c.query("SET sluice_route = 'auto'");
+  await c.query("SET sluice_policy = 'random'");
+  const seen = new Set<number>();
+  for (let i = 0; i < 40; i++) seen.add(Number(((await c.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]])[0][0].id));
+  assert.deepEqual([...seen].sort(), [...replicaIds].sort(), 'random still uses both replicas');
+  await assert.rejects(c.query("SET sluice_policy = 'fastest'"), (e: { errno: number }) => e.errno === 1231);
   await assert.rejects(c.query("SET sluice_consistency = 'sometimes'"), (e: { errno: number }) => e.errno === 1231);
   await c.end();
 });
