@@ -7,25 +7,18 @@
 //
 // Every process this driver starts is tracked by pid (also in $BENCH_TMP/pids for run.sh's last-resort
 // cleanup), every wait has a timeout, and everything is torn down by pid on exit, error or signal.
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(BENCH_DIR);
-const { startTopology, findFreePorts } = await import(path.join(ROOT, 'dist/src/sandbox/topology.js'));
+import {
+  BENCH_DIR, startTopology, findFreePorts, env, QUICK, TIME, PS_MODE, WARMUP, list, TABLES, TABLE_SIZE, TMP, STAMP, LOG_DIR,
+  SLUICE_USER, die, log, sleep, state, setTopology, teardown, stopProc, spawnTracked, jsonChannel, fmtExit, tail, waitPort,
+  readRssKiB, mib, status, waitConnHeadroom as waitHeadroom, prepareSysbench, runSysbench, startSluiceProc as startSluice,
+  collectVersions, saveServerLogs, writeResults, f, int, ratio, cell,
+} from './lib.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
-// settings
+// settings (the shared ones — BENCH_TIME, BENCH_QUICK, BENCH_PS_MODE, BENCH_WARMUP — are in lib.mjs)
 
-const env = process.env;
-const QUICK = env.BENCH_QUICK === '1';
-const TIME = Number(env.BENCH_TIME ?? (QUICK ? 3 : 10));
-const PS_MODE = env.BENCH_PS_MODE ?? 'auto';
-const WARMUP = Number(env.BENCH_WARMUP ?? (QUICK ? 1 : 2));
-const list = (v, dflt) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt);
 const WORKLOADS = list(env.BENCH_WORKLOADS, ['oltp_point_select', 'oltp_read_only']);
 const THREADS = list(env.BENCH_THREADS, QUICK ? ['1', '16'] : ['1', '16', '64']).map(Number);
 const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', 'sluice', 'sluice-nomux'];
@@ -35,382 +28,12 @@ const IDLE_CONNS = Number(env.BENCH_IDLE_CONNS ?? 5000);
 const SKIP = new Set(list(env.BENCH_SKIP, [])); // 'big', 'mem'
 const HAPROXY_THREADS = env.BENCH_HAPROXY_THREADS === undefined ? 1 : Number(env.BENCH_HAPROXY_THREADS); // 0 = haproxy's default
 const MAX_CONNECTIONS = 100;
-const TABLES = 4;
-const TABLE_SIZE = 10000;
 const MEM_TARGET_MIB = 100;
 
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) die(`BENCH_TARGETS: unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
-if (!(TIME > 0)) die(`BENCH_TIME must be > 0 (got ${env.BENCH_TIME})`);
-if (!['auto', 'disable'].includes(PS_MODE)) die(`BENCH_PS_MODE must be auto or disable (got ${PS_MODE})`);
-
-const TMP = env.BENCH_TMP || fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
-const PIDS_FILE = path.join(TMP, 'pids');
-const STAMP = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-const RESULTS_DIR = path.join(BENCH_DIR, 'results');
-const LOG_DIR = path.join(TMP, 'logs');
-fs.mkdirSync(LOG_DIR, { recursive: true });
-
-const SLUICE_USER = { user: 'sbtest', password: 'sbtest-bench-pw' };
-
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(2);
-}
-const t0 = Date.now();
-function log(msg) {
-  const s = ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
-  console.log(`[bench ${s}s] ${msg}`);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------------------
-// process tracking
-
-/** pid -> { name, child, exited: Promise<{code, signal}>, done: boolean, result } */
-const procs = new Map();
-
-function track(name, child, marker) {
-  const entry = { name, child, done: false, result: null };
-  entry.exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      entry.done = true;
-      entry.result = { code, signal };
-      resolve(entry.result);
-    });
-    child.once('error', (err) => {
-      entry.done = true;
-      entry.result = { code: null, signal: null, error: err.message };
-      resolve(entry.result);
-    });
-  });
-  if (child.pid) {
-    procs.set(child.pid, entry);
-    fs.appendFileSync(PIDS_FILE, `${child.pid} ${marker}\n`);
-  }
-  return entry;
-}
-
-function registerForeignPid(pid, marker) {
-  if (pid) fs.appendFileSync(PIDS_FILE, `${pid} ${marker}\n`);
-}
-
-/** SIGTERM, wait up to graceMs, then SIGKILL (and wait a little more). */
-async function stopProc(entry, graceMs = 5000) {
-  if (!entry || entry.done) return entry?.result;
-  try {
-    entry.child.kill('SIGTERM');
-  } catch {
-    /* gone */
-  }
-  let timer;
-  const timedOut = await Promise.race([
-    entry.exited.then(() => false),
-    new Promise((r) => (timer = setTimeout(() => r(true), graceMs))),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) {
-    try {
-      entry.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([entry.exited, sleep(3000)]);
-  }
-  return entry.result;
-}
-
-function killAllSync() {
-  for (const [pid, e] of procs) {
-    if (!e.done) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-}
-process.on('exit', killAllSync);
 
 let topo = null;
-let shuttingDown = false;
-async function teardown() {
-  await Promise.all([...procs.values()].map((e) => stopProc(e, 5000)));
-  if (topo) {
-    const t = topo;
-    topo = null;
-    await Promise.race([t.stop().catch(() => {}), sleep(30000)]);
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log(`${sig}: tearing down`);
-    const hard = setTimeout(() => process.exit(130), 40000);
-    teardown().finally(() => {
-      clearTimeout(hard);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  });
-}
-
-/** Spawns a tracked process; stdout lines go to onLine (if given), everything is also appended to logFile. */
-function spawnTracked(name, cmd, args, { logFile, onLine, env: extraEnv, marker } = {}) {
-  const fd = fs.openSync(logFile ?? path.join(LOG_DIR, `${name}.log`), 'a');
-  const child = spawn(cmd, args, {
-    stdio: ['pipe', onLine ? 'pipe' : fd, fd],
-    env: { ...process.env, BENCH_STDIN_LIFELINE: '1', ...extraEnv },
-  });
-  fs.closeSync(fd);
-  child.stdin.on('error', () => {});
-  const entry = track(name, child, marker ?? cmd);
-  if (onLine) {
-    let buf = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (s) => {
-      buf += s;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        onLine(line);
-      }
-    });
-  }
-  return entry;
-}
-
-/** A JSON-lines channel: send a command, await the next JSON line matching pred (with a timeout). */
-function jsonChannel(name, cmd, args, opts = {}) {
-  const waiters = [];
-  const backlog = [];
-  const entry = spawnTracked(name, cmd, args, {
-    ...opts,
-    onLine: (line) => {
-      fs.appendFileSync(opts.logFile ?? path.join(LOG_DIR, `${name}.log`), `[stdout] ${line}\n`);
-      let obj;
-      try {
-        obj = JSON.parse(line);
-      } catch {
-        return;
-      }
-      const w = waiters.findIndex((x) => x.pred(obj));
-      if (w >= 0) waiters.splice(w, 1)[0].resolve(obj);
-      else backlog.push(obj);
-    },
-  });
-  entry.next = (pred, timeoutMs, what) => {
-    const i = backlog.findIndex(pred);
-    if (i >= 0) return Promise.resolve(backlog.splice(i, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (o) => (clearTimeout(timer), resolve(o)) };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(w), 1);
-        reject(new Error(`${name}: no answer for ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiters.push(w);
-      entry.exited.then((r) => {
-        if (waiters.includes(w)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          clearTimeout(timer);
-          reject(new Error(`${name} exited (${fmtExit(r)}) while waiting for ${what}; log tail:\n${tail(opts.logFile ?? path.join(LOG_DIR, `${name}.log`))}`));
-        }
-      });
-    });
-  };
-  entry.send = (line) => {
-    if (!entry.done) entry.child.stdin.write(line + '\n');
-  };
-  return entry;
-}
-
-function fmtExit(r) {
-  if (!r) return 'running';
-  if (r.error) return `spawn error: ${r.error}`;
-  return r.signal ? `signal ${r.signal}` : `exit code ${r.code}`;
-}
-
-function tail(file, lines = 20) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-/** Runs a command to completion with a timeout (SIGTERM, then SIGKILL 5 s later). */
-function runCmd(name, cmd, args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const entry = track(name, child, cmd);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (s) => (stdout += s));
-    child.stderr.on('data', (s) => (stderr += s));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        child.kill('SIGTERM');
-      } catch {
-        /* gone */
-      }
-      setTimeout(() => {
-        if (!entry.done) child.kill('SIGKILL');
-      }, 5000).unref();
-    }, timeoutMs);
-    child.once('close', () => {
-      clearTimeout(timer);
-      procs.delete(child.pid);
-      resolve({ ...entry.result, stdout, stderr, timedOut });
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      procs.delete(child.pid);
-      resolve({ code: null, signal: null, error: err.message, stdout, stderr, timedOut });
-    });
-  });
-}
-
-function waitPort(port, timeoutMs, what) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const attempt = async () => {
-      const net = await import('node:net');
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > deadline) reject(new Error(`${what}: port ${port} not accepting after ${timeoutMs} ms`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
-  });
-}
-
-function readRssKiB(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(m[1]);
-}
-const mib = (kib) => kib / 1024;
-
-// ---------------------------------------------------------------------------------------------------------
-// MariaDB helpers (via the topology's CLI exec over the unix socket)
-
-async function status(name) {
-  const out = await topo.exec(topo.primary, `SHOW GLOBAL STATUS LIKE '${name}'`);
-  const v = out.trim().split('\t')[1];
-  return v === undefined ? NaN : Number(v);
-}
-
-/** Waits (bounded) until the server has room for `need` more connections plus a margin. */
-async function waitConnHeadroom(need, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  let connected = NaN;
-  for (;;) {
-    connected = await status('Threads_connected');
-    if (connected + need + 4 <= MAX_CONNECTIONS) return connected;
-    if (Date.now() > deadline) {
-      log(`warning: ${connected} server connections still open; running anyway (needs ${need})`);
-      return connected;
-    }
-    await sleep(250);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// sysbench
-
-function sysbenchArgs(workload, target, threads, time, extra = []) {
-  return [
-    workload,
-    '--db-driver=mysql',
-    '--mysql-host=127.0.0.1',
-    `--mysql-port=${target.port}`,
-    `--mysql-user=${target.user}`,
-    `--mysql-password=${target.password}`,
-    '--mysql-db=sbtest',
-    `--tables=${TABLES}`,
-    `--table-size=${TABLE_SIZE}`,
-    `--threads=${threads}`,
-    `--time=${time}`,
-    '--events=0',
-    '--rand-type=uniform',
-    `--db-ps-mode=${PS_MODE}`,
-    '--report-interval=0',
-    '--percentile=95',
-    '--forced-shutdown=20',
-    ...extra,
-    'run',
-  ];
-}
-
-const num = (re, text) => {
-  const m = re.exec(text);
-  return m ? Number(m[1]) : null;
-};
-
-function parseSysbench(out) {
-  const events = num(/total number of events:\s+(\d+)/, out);
-  const execAvg = num(/execution time \(avg\/stddev\):\s+([\d.]+)\//, out);
-  const threads = num(/Number of threads:\s+(\d+)/, out);
-  let avgMs = num(/^\s*avg:\s+([\d.]+)/m, out);
-  // sysbench prints avg latency with 2 decimals; the per-thread execution time gives the same value with more digits.
-  if (events && execAvg && threads) avgMs = ((execAvg * threads) / events) * 1000;
-  return {
-    qps: num(/queries:\s+\d+\s+\(([\d.]+) per sec\.\)/, out),
-    tps: num(/transactions:\s+\d+\s+\(([\d.]+) per sec\.\)/, out),
-    queries: num(/queries:\s+(\d+)\s+\(/, out),
-    events,
-    avgMs,
-    p95Ms: num(/95th percentile:\s+([\d.]+)/, out),
-    maxMs: num(/^\s*max:\s+([\d.]+)/m, out),
-    errors: num(/ignored errors:\s+(\d+)/, out),
-    reconnects: num(/reconnects:\s+(\d+)/, out),
-  };
-}
-
-/** Distinct error-looking lines from sysbench output (exact text, capped). */
-function errorLines(text) {
-  const seen = new Map();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line) continue;
-    if (/FATAL|ERROR|error \d+|Lost connection|Can't connect|failed|Segmentation|Assertion/i.test(line) &&
-      !/ignored errors:|^Forcing shutdown in \d+ seconds/.test(line)) {
-      seen.set(line, (seen.get(line) ?? 0) + 1);
-    }
-  }
-  return [...seen.entries()].slice(0, 12).map(([l, n]) => (n > 1 ? `${l}  (x${n})` : l));
-}
-
-let runSeq = 0;
-async function runSysbench(label, workload, target, threads, time, timeoutMs) {
-  if (shuttingDown) throw new Error('interrupted');
-  const args = sysbenchArgs(workload, target, threads, time);
-  const r = await runCmd(`sysbench ${label}`, 'sysbench', args, timeoutMs ?? (time + 60) * 1000);
-  const all = r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : '');
-  const file = `sysbench-${String(++runSeq).padStart(3, '0')}-${label.replace(/[^\w.-]+/g, '_')}.txt`;
-  fs.writeFileSync(path.join(LOG_DIR, file), `$ sysbench ${args.join(' ').replace(/--mysql-password=\S+/, '--mysql-password=***')}\n\n${all}\n\n${fmtExit(r)}${r.timedOut ? ' (killed by the driver timeout)' : ''}\n`);
-  const parsed = parseSysbench(r.stdout);
-  const errs = errorLines(all);
-  let statusText = 'ok';
-  if (r.timedOut) statusText = 'TIMEOUT';
-  else if (r.error) statusText = `FAIL (${r.error})`;
-  else if (r.code !== 0) statusText = `FAIL (${fmtExit(r)})`;
-  else if (errs.some((l) => /FATAL/.test(l))) statusText = 'FAIL';
-  if (statusText === 'ok' && (parsed.qps === null || !parsed.events)) statusText = 'FAIL (no results)';
-  return { ...parsed, status: statusText, errorText: errs, log: file, exit: fmtExit(r) };
-}
+const waitConnHeadroom = (need) => waitHeadroom(need, MAX_CONNECTIONS);
 
 // ---------------------------------------------------------------------------------------------------------
 // the targets
@@ -436,21 +59,7 @@ function sluiceConfig(kind) {
   };
 }
 
-const sluiceStarts = {};
-async function startSluiceProc(kind) {
-  const cfgFile = path.join(TMP, `${kind}.json`);
-  fs.writeFileSync(cfgFile, JSON.stringify(sluiceConfig(kind), null, 2), { mode: 0o600 });
-  const logFile = path.join(LOG_DIR, `${kind}.log`);
-  sluiceStarts[kind] = (sluiceStarts[kind] ?? 0) + 1;
-  fs.appendFileSync(logFile, `--- start #${sluiceStarts[kind]} at ${new Date().toISOString()}\n`);
-  const proc = jsonChannel(kind, process.execPath, ['--expose-gc', path.join(BENCH_DIR, 'sluice-server.mjs'), cfgFile], {
-    logFile,
-    marker: cfgFile,
-  });
-  const hello = await proc.next((o) => typeof o.port === 'number', 30000, 'its port');
-  await waitPort(hello.port, 10000, kind);
-  return { name: kind, port: hello.port, ...SLUICE_USER, proc, pid: proc.child.pid, logFile };
-}
+const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind));
 
 async function startHaproxy(port) {
   const cfg = path.join(TMP, 'haproxy.cfg');
@@ -493,7 +102,7 @@ async function startRelay() {
 
 /** Before a run: a dead proxy is recorded (with its log tail) and restarted. */
 async function ensureAlive(name, when) {
-  if (shuttingDown) throw new Error('interrupted');
+  if (state.shuttingDown) throw new Error('interrupted');
   const t = targets[name];
   if (!t?.proc || !t.proc.done) return;
   const ev = { kind: 'crash', target: name, when, exit: fmtExit(t.proc.result), logTail: t.logFile ? tail(t.logFile, 30) : tail(path.join(LOG_DIR, `${name}.log`), 30) };
@@ -507,11 +116,7 @@ async function ensureAlive(name, when) {
 // ---------------------------------------------------------------------------------------------------------
 // main
 
-const versions = {};
-function versionOf(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10000 });
-  return ((r.stdout || r.stderr || '').split('\n')[0] ?? '').trim();
-}
+let versions = {};
 
 const results = [];
 let big = null;
@@ -519,33 +124,16 @@ let mem = null;
 let fatalError = null;
 
 async function main() {
-  versions.node = process.version;
-  versions.mariadbd = versionOf('mariadbd', ['--version']) || versionOf('/usr/sbin/mariadbd', ['--version']);
-  versions.sysbench = versionOf('sysbench', ['--version']);
-  versions.haproxy = versionOf('haproxy', ['-v']);
-  versions.cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?').trim();
-  versions.cores = os.cpus().length;
-  versions.memGiB = (os.totalmem() / 2 ** 30).toFixed(1);
-  versions.git = versionOf('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
-  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8', timeout: 10000 }).stdout?.trim();
-  if (dirty) versions.git += ' (src/ has uncommitted changes)';
+  versions = collectVersions({ haproxy: true });
 
   log(`settings: time=${TIME}s warmup=${WARMUP}s ps-mode=${PS_MODE} workloads=${WORKLOADS.join(',')} threads=${THREADS.join(',')} targets=${TARGETS.join(',')} tmp=${TMP}`);
 
   // 1. MariaDB primary + sysbench tables
   log('starting MariaDB primary (replicas: 0, max_connections=100)…');
   topo = await startTopology({ replicas: 0, maxConnections: MAX_CONNECTIONS, dir: path.join(TMP, 'topo'), keep: false, log: (m) => log(`topology: ${m}`) });
-  registerForeignPid(topo.primary.pid, path.join(TMP, 'topo'));
+  setTopology(topo);
   log(`primary on port ${topo.primary.port} (pid ${topo.primary.pid})`);
-  await topo.exec(topo.primary, 'CREATE DATABASE sbtest');
-  log(`sysbench prepare (${TABLES} tables × ${TABLE_SIZE} rows)…`);
-  const prep = await runCmd('sysbench prepare', 'sysbench', [
-    'oltp_read_write', '--db-driver=mysql', '--mysql-host=127.0.0.1', `--mysql-port=${topo.primary.port}`,
-    `--mysql-user=${topo.root.user}`, `--mysql-password=${topo.root.password}`, '--mysql-db=sbtest',
-    `--tables=${TABLES}`, `--table-size=${TABLE_SIZE}`, 'prepare',
-  ], 300000);
-  fs.writeFileSync(path.join(LOG_DIR, 'sysbench-prepare.txt'), prep.stdout + '\n' + prep.stderr);
-  if (prep.code !== 0) throw new Error(`sysbench prepare failed (${fmtExit(prep)}):\n${(prep.stdout + prep.stderr).trim().split('\n').slice(-15).join('\n')}`);
+  await prepareSysbench();
 
   // 2. the proxies
   targets.direct = { name: 'direct', port: topo.primary.port, user: topo.root.user, password: topo.root.password };
@@ -689,11 +277,6 @@ async function main() {
 // ---------------------------------------------------------------------------------------------------------
 // report
 
-const f = (v, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
-const int = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : Math.round(v).toLocaleString('en-US'));
-const ratio = (a, b) => (a && b ? a / b : null);
-const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
-
 function report() {
   const L = [];
   L.push(`# Sluice benchmark — ${STAMP}`, '');
@@ -788,26 +371,15 @@ try {
   await main();
 } catch (err) {
   fatalError = err?.stack ?? String(err);
-  if (!shuttingDown) console.error(`bench: FAILED: ${fatalError}`);
+  if (!state.shuttingDown) console.error(`bench: FAILED: ${fatalError}`);
   exitCode = 1;
 }
-if (!shuttingDown) {
+if (!state.shuttingDown) {
   // Keep the MariaDB error log before the topology dir goes.
-  try {
-    if (topo) fs.copyFileSync(path.join(TMP, 'topo', 'primary', 'mariadbd.err'), path.join(LOG_DIR, 'mariadbd.err'));
-  } catch {
-    /* none */
-  }
+  saveServerLogs();
   log('tearing down…');
   await teardown();
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const md = report();
-  const base = path.join(RESULTS_DIR, STAMP);
-  fs.writeFileSync(`${base}.md`, md);
-  fs.writeFileSync(`${base}.json`, JSON.stringify({ stamp: STAMP, settings: { TIME, WARMUP, PS_MODE, WORKLOADS, THREADS, TARGETS }, versions, results, big, mem, events, fatalError }, null, 2));
-  fs.cpSync(LOG_DIR, `${base}.logs`, { recursive: true });
-  console.log('\n' + md);
-  console.log(`results: ${path.relative(process.cwd(), base)}.md (raw: .json, logs: .logs/)`);
+  writeResults(report(), { stamp: STAMP, settings: { TIME, WARMUP, PS_MODE, WORKLOADS, THREADS, TARGETS }, versions, results, big, mem, events, fatalError });
   const failed = results.some((r) => r.status !== 'ok') || (big && big.status !== 'ok') || events.length > 0;
   if (failed && env.BENCH_STRICT === '1') exitCode = exitCode || 3;
   process.exit(exitCode);

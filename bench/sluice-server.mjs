@@ -7,6 +7,8 @@
 // stdin commands, one per line, each answered by one JSON line on stdout:
 //   mem  -> {"mem":{rss,heapTotal,heapUsed,external,arrayBuffers}}
 //   gc   -> runs global.gc() (needs --expose-gc), then answers like mem, with "gc":true|false
+//   stats -> {"stats":{replicaReads,primaryReads,gtidWaits,gtidWaitTimeouts,noReplica}} (read/write splitting
+//            counters since start; "stats":null when no replica is configured)
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -66,6 +68,9 @@ rl.on('line', (line) => {
     process.stdout.write(JSON.stringify({ gc: can, mem: mem() }) + '\n');
   } else if (cmd === 'mem') {
     process.stdout.write(JSON.stringify({ mem: mem() }) + '\n');
+  } else if (cmd === 'stats') {
+    const router = server.context.router;
+    process.stdout.write(JSON.stringify({ stats: router ? { ...router.stats } : null }) + '\n');
   }
 });
 if (process.env.BENCH_STDIN_LIFELINE === '1') rl.on('close', () => void stop(0));

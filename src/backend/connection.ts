@@ -83,6 +83,8 @@ export class BackendConnection {
   broken = false;
   private framer: PacketFramer | null = new PacketFramer();
   private pendingInternal: InternalResponse | null = null;
+  /** The client command pipelined behind one of Sluice's own (forwardBehind). */
+  private queued: { kind: ResponseKind; binary: boolean; handler: ResponseHandler } | null = null;
 
   /** The server's first scramble and our login, kept for COM_CHANGE_USER (clearing the schema). */
   private handshakeScramble: Buffer = Buffer.alloc(0);
@@ -274,8 +276,22 @@ export class BackendConnection {
   private onData(chunk: Buffer): void {
     if (this.scanner.isActive()) {
       try {
-        const extra = this.scanner.feed(chunk);
-        if (extra > 0) this.markBroken('bytes after the end of a response');
+        let data = chunk;
+        for (;;) {
+          const extra = this.scanner.feed(data);
+          if (this.scanner.isActive()) return;
+          // Response complete: a pipelined command's response may follow in the same chunk.
+          const next = this.queued;
+          if (next !== null) {
+            this.queued = null;
+            this.scanner.begin(next.kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, next.binary, next.handler);
+            if (extra === 0) return;
+            data = data.subarray(data.length - extra);
+            continue;
+          }
+          if (extra > 0) this.markBroken('bytes after the end of a response');
+          return;
+        }
       } catch (err) {
         // A response we cannot follow: this connection's stream is unusable; the owner hears of it.
         this.markBroken((err as Error).message);
@@ -295,6 +311,7 @@ export class BackendConnection {
     this.pendingInternal = null;
     if (pending) pending.fail(error);
     this.scanner.reset();
+    this.queued = null;
     this.owner?.onBackendClosed(this, err);
   }
 
@@ -306,6 +323,17 @@ export class BackendConnection {
   forward(bytes: Buffer, kind: ResponseKind, binary: boolean, deprecateEof: boolean, handler: ResponseHandler): void {
     if (kind !== NO_RESPONSE) this.scanner.begin(kind, deprecateEof, binary, handler);
     this.socket.write(bytes);
+  }
+
+  /**
+   * Sends a command of Sluice's own (`first`, a COM_QUERY whose response goes to `firstHandler`) and the
+   * client's command right behind it, in one write: one round trip. The first handler learns its result
+   * synchronously, before any byte of the second response is handed on.
+   */
+  forwardBehind(first: Buffer, firstHandler: ResponseHandler, bytes: Buffer, kind: ResponseKind, binary: boolean, handler: ResponseHandler): void {
+    this.scanner.begin(ResponseKind.Result, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, false, firstHandler);
+    this.queued = { kind, binary, handler };
+    this.socket.write(Buffer.concat([first, bytes]));
   }
 
   /** Sends a command of Sluice's own and collects its response. */

@@ -13,6 +13,7 @@ import type { BackendPool, PoolWaiter, StickyHolder } from '../backend/pool.js';
 import { SessionState, planSync, quoteUserVar } from '../backend/session-state.js';
 import { charsetVariables, collationById } from '../backend/collations.js';
 import { BackendError } from '../backend/internal-response.js';
+import { GtidWaitResponse } from '../backend/gtid-wait.js';
 import { Capability, Command, CursorType, PROFILE_CAPABILITIES, ServerStatus } from '../protocol/constants.js';
 import { PacketFramer, PacketTooLargeError, type Packet } from '../protocol/framer.js';
 import { ControlKind, ResponseKind, type ResponseHandler } from '../protocol/response-scanner.js';
@@ -115,6 +116,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private balancer: Balancer | null = null;
   /** GTID of this session's last write (from session tracking), for `session` consistency. */
   private lastWriteGtid = '';
+  /** GTID to wait for on the replica, sent in the same write as the statement; '' = none. */
+  private waitGtid = '';
+  /** The wait's response while the statement behind it is being answered. */
+  private waitResponse: GtidWaitResponse | null = null;
   /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
   private curBoundFlagOffset = -1;
   private curStateChanged = false;
@@ -500,6 +505,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.curBinary = binary;
     this.curReplica = null;
     this.routeError = null;
+    this.waitGtid = '';
+    this.waitResponse = null;
     let conn = this.backend;
     if (conn !== null && this.pins.size === 0 && this.ctx.config.multiplexing) {
       // Held only as a courtesy (warnings of the last statement): keep it if this statement goes there
@@ -612,6 +619,12 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       (info !== null && (info.flags & StatementFlag.LAST_INSERT_ID) !== 0 && conn.state.lastInsertId !== this.state.lastInsertId);
     const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
     const needsWait = this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica);
+    if (needsWait && !needsSync && !needsPrepare && this.consistencyLevel !== 'global') {
+      // The wait travels in the same write as the statement (one round trip).
+      this.waitGtid = this.consistencyLevel === 'session' ? this.lastWriteGtid : this.ctx.router!.instanceGtid;
+      this.send(conn);
+      return;
+    }
     if (!needsSync && !needsPrepare && !needsWait) {
       if (this.curStmt !== null && conn.statements.size > this.lruTouchThreshold) this.touchStatement(conn, this.curStmt);
       this.send(conn);
@@ -624,21 +637,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       },
       (err: Error) => {
         if (this.phase === Phase.Closed || this.backend !== conn) return;
-        if (err instanceof ConsistencyTimeout && this.ctx.router!.config.consistency_fallback === 'primary') {
-          // The replica did not catch up in time: run the read on the primary instead.
-          this.backend = null;
-          conn.pool!.release(conn);
-          this.curReplica = null;
-          this.acquireFrom(this.pool!);
-          return;
-        }
         const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
         const reply = this.curKind !== NO_RESPONSE;
-        if (err instanceof ConsistencyTimeout) {
-          if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
-          this.finishLocal();
-          return;
-        }
         if (err instanceof PrepareFailed) {
           // The server refused to prepare (table gone, too many statements …): the connection is fine.
           if (reply) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
@@ -668,7 +668,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const stmt = this.curStmt;
     if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
     const replica = this.curReplica;
-    if (replica !== null && this.consistencyLevel !== 'eventual') await this.waitForReplica(conn, replica);
+    if (replica !== null && this.consistencyLevel !== 'eventual') {
+      const gtid = await this.requiredGtid();
+      if (gtid !== '' && !this.ctx.router!.covers(replica, gtid)) this.waitGtid = gtid;
+    }
   }
 
   /** The GTID this read must see, per the session's consistency level ('' = none). */
@@ -691,22 +694,6 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (this.consistencyLevel === 'global') return false;
     const gtid = this.consistencyLevel === 'session' ? this.lastWriteGtid : this.ctx.router!.instanceGtid;
     return this.ctx.router!.covers(replica, gtid);
-  }
-
-  /** MASTER_GTID_WAIT on the replica connection; a timeout becomes ConsistencyTimeout. */
-  private async waitForReplica(conn: BackendConnection, replica: BackendView): Promise<void> {
-    const router = this.ctx.router!;
-    const gtid = await this.requiredGtid();
-    if (gtid === '' || router.covers(replica, gtid)) return;
-    router.stats.gtidWaits++;
-    const timeoutMs = this.consistencyTimeoutMs;
-    const rows = await conn.queryRows(`SELECT MASTER_GTID_WAIT('${gtid.replace(/[^0-9,-]/g, '')}', ${(timeoutMs / 1000).toFixed(3)})`);
-    if (rows[0]?.[0] === '0') {
-      router.noteReached(replica, gtid);
-      return;
-    }
-    router.stats.gtidWaitTimeouts++;
-    throw new ConsistencyTimeout(`Sluice: replica '${replica.name}' did not reach GTID ${gtid} within ${timeoutMs} ms (read-after-write consistency)`, 4031, 'HY000', 'SLUICE_CONSISTENCY_TIMEOUT');
   }
 
   /** Brings the backend session's state in line with this client's. */
@@ -781,6 +768,13 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return;
     }
     if (bytes[4] === Command.SET_OPTION) conn.optionChanged = true;
+    if (this.waitGtid !== '') {
+      const wait = new GtidWaitResponse((conn.capabilities & Capability.DEPRECATE_EOF) !== 0);
+      this.waitResponse = wait;
+      this.ctx.router!.stats.gtidWaits++;
+      conn.forwardBehind(GtidWaitResponse.query(this.waitGtid, this.consistencyTimeoutMs), wait, bytes, this.curKind, this.curBinary, this);
+      return;
+    }
     conn.forward(bytes, this.curKind, this.curBinary, (conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
   }
 
@@ -911,6 +905,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   // ResponseHandler: bytes from the backend to the client
 
   onResponseBytes(buf: Buffer, start: number, end: number): void {
+    if (this.waitResponse !== null && !this.waitResponse.reached) return; // stale read: discarded
     this.responded = true;
     this.emit(buf, start, end);
   }
@@ -938,6 +933,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void {
+    if (this.waitResponse !== null && !this.waitResponse.reached) return; // stale read: discarded
     this.responded = true;
     switch (kind) {
       case ControlKind.Ok:
@@ -1036,6 +1032,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onResponseDone(): void {
     this.flushOut();
     const conn = this.backend!;
+    const wait = this.waitResponse;
+    if (wait !== null) {
+      this.waitResponse = null;
+      const gtid = this.waitGtid;
+      this.waitGtid = '';
+      if (!wait.reached) return this.onReplicaBehind(conn, gtid);
+      this.ctx.router!.noteReached(this.curReplica!, gtid);
+    }
     if (this.backendPaused) {
       // Nothing more comes from the server for this command; let the socket read again.
       this.backendPaused = false;
@@ -1098,6 +1102,29 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return;
     }
     this.finishCommand();
+  }
+
+  /**
+   * The replica had not reached the GTID within the timeout; the read's result was discarded. Run it on
+   * the primary, or report it (routing.consistency_fallback).
+   */
+  private onReplicaBehind(conn: BackendConnection, gtid: string): void {
+    const router = this.ctx.router!;
+    router.stats.gtidWaitTimeouts++;
+    if (this.backendPaused) {
+      this.backendPaused = false;
+      conn.socket.resume();
+    }
+    this.backend = null;
+    conn.pool!.release(conn);
+    const replica = this.curReplica;
+    this.curReplica = null;
+    if (router.config.consistency_fallback === 'primary') {
+      this.acquireFrom(this.pool!);
+      return;
+    }
+    this.sendError({ code: 4031, sqlState: 'HY000' }, `Sluice: replica '${replica?.name}' did not reach GTID ${gtid} within ${this.consistencyTimeoutMs} ms (read-after-write consistency)`, (this.cur?.lastSeq ?? 0) + 1);
+    this.finishLocal();
   }
 
   /** Pins and unpins from what a successful statement did; returns user variables to capture. */
@@ -1513,8 +1540,6 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 /** The server answered a re-prepare with an ERR; the connection itself is in a known state. */
 class PrepareFailed extends BackendError {}
 
-/** A replica did not reach the GTID a read must see within the timeout. */
-class ConsistencyTimeout extends BackendError {}
 
 /** A SET whose (first) variable is one of Sluice's own. */
 const SLUICE_SET = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sluice_/i;

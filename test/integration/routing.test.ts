@@ -103,7 +103,8 @@ async function writeThenRead(port: number, level: string, pairs: number, clients
       for (let i = 0; i < pairs; i++) {
         const id = base + k * pairs + i;
         await c.query('INSERT INTO kv VALUES (?, ?)', [id, i]);
-        const [rows] = await c.query('SELECT v FROM kv WHERE id = ?', [id]);
+        // Text and binary protocol alike.
+        const [rows] = i % 2 === 0 ? await c.query('SELECT v FROM kv WHERE id = ?', [id]) : await c.execute('SELECT v FROM kv WHERE id = ?', [id]);
         total++;
         if ((rows as unknown[]).length !== 1) stale++;
       }
