@@ -5,6 +5,7 @@
 #   npm run bench                 # builds, then runs this
 #   BENCH_QUICK=1 npm run bench   # 3 s per run, threads 1 and 16 only
 #   bash bench/run.sh             # without building (dist/ must be current)
+#   BENCH_SPLIT=1 bash bench/run.sh   # instead: the read/write splitting benchmark (bench/split.mjs)
 #
 # Environment (all optional):
 #   BENCH_TIME=10            seconds per sysbench run (BENCH_QUICK=1: 3)
@@ -20,6 +21,13 @@
 #   BENCH_HAPROXY_THREADS=1  haproxy nbthread (0 = haproxy's default, one per core)
 #   BENCH_STRICT=1           exit 3 when any run failed
 #
+# BENCH_SPLIT=1 runs bench/split.mjs instead: a primary + 2 replicas, sysbench oltp_read_only and oltp_read_write
+# (plus their --skip_trx=on variants) at threads {1,16} against direct / sluice-nosplit / split-eventual /
+# split-session, with each server's share of the statements. It honours BENCH_TIME, BENCH_QUICK, BENCH_PS_MODE,
+# BENCH_WARMUP, BENCH_STRICT, and BENCH_WORKLOADS (e.g. oltp_read_only,oltp_read_write+skip_trx), BENCH_THREADS,
+# BENCH_TARGETS (subset of direct,sluice-nosplit,split-eventual,split-session) with split defaults.
+# Output: bench/results/<timestamp>-split.md (+ .json, .logs/).
+#
 # Output: a markdown report on stdout and in bench/results/<timestamp>.md (+ .json, + .logs/ with every
 # sysbench output and the proxies' logs).
 #
@@ -30,14 +38,20 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+SPLIT="${BENCH_SPLIT:-0}"
+DRIVER=bench/bench.mjs
+[ "$SPLIT" = 1 ] && DRIVER=bench/split.mjs
+
 # 5000 idle client connections (client side + Sluice side) need file descriptors.
-if ! ulimit -n 20000 2>/dev/null; then
+if ! ulimit -n 20000 2>/dev/null && [ "$SPLIT" != 1 ]; then
   echo "bench: cannot raise the open-files limit to 20000 (hard limit: $(ulimit -Hn)); the memory test needs it" >&2
   exit 1
 fi
 
 missing=()
-for b in node sysbench haproxy mariadb mariadb-install-db; do
+needed=(node sysbench mariadb mariadb-install-db)
+[ "$SPLIT" = 1 ] || needed+=(haproxy)
+for b in "${needed[@]}"; do
   command -v "$b" >/dev/null 2>&1 || missing+=("$b")
 done
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadbd)
@@ -103,7 +117,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-node bench/bench.mjs "$@" &
+node "$DRIVER" "$@" &
 DRIVER_PID=$!
 set +e
 wait "$DRIVER_PID"

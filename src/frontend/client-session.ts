@@ -24,7 +24,8 @@ import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
-import { decideRoute, type RoutePreference } from '../router/route.js';
+import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
+import { splitStatements } from '../router/split-statements.js';
 import { BALANCE_POLICIES, Balancer, type BalancePolicy } from '../router/balancer.js';
 import type { BackendView } from '../router/topology-snapshot.js';
 import type { ConsistencyLevel } from './context.js';
@@ -118,6 +119,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private lastWriteGtid = '';
   /** GTID to wait for on the replica, sent in the same write as the statement; '' = none. */
   private waitGtid = '';
+  /** When the current replica read was written (performance.now()), for the latency EWMA. */
+  private sentAt = 0;
   /** The wait's response while the statement behind it is being answered. */
   private waitResponse: GtidWaitResponse | null = null;
   /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
@@ -552,6 +555,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return this.pool!;
     if (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY) return this.pool!; // cursors pin
     const decision = decideRoute(info, {
+      multiAllReads: info.flags & StatementFlag.MULTI_STATEMENT ? this.allPartsReplicaEligible(this.cur!.payload) : false,
       splitting: router.config.read_write_split,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,
@@ -583,6 +587,15 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.phase = Phase.Idle;
     this.ctx.log.info({ session: this.id, replica: replica.name }, 'read failed on a replica before answering; retrying elsewhere');
     this.execute(this.cur, this.curKind, this.curBinary);
+    return true;
+  }
+
+  /** A multi-statement goes to a replica only when each of its parts could on its own. */
+  private allPartsReplicaEligible(payload: Buffer): boolean {
+    const opts = { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() };
+    for (const part of splitStatements(payload, 1, payload.length, opts.noBackslashEscapes)) {
+      if (!replicaEligible(lexStatement(payload, part.start, part.end, opts))) return false;
+    }
     return true;
   }
 
@@ -768,6 +781,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return;
     }
     if (bytes[4] === Command.SET_OPTION) conn.optionChanged = true;
+    if (this.curReplica !== null) this.sentAt = performance.now();
     if (this.waitGtid !== '') {
       const wait = new GtidWaitResponse((conn.capabilities & Capability.DEPRECATE_EOF) !== 0);
       this.waitResponse = wait;
@@ -1039,6 +1053,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.waitGtid = '';
       if (!wait.reached) return this.onReplicaBehind(conn, gtid);
       this.ctx.router!.noteReached(this.curReplica!, gtid);
+    }
+    if (this.curReplica !== null) {
+      // Feeds least_latency (EWMA) and least_connections.
+      this.ctx.router!.recordUse(this.curReplica.name, performance.now() - this.sentAt, conn.pool!.size - conn.pool!.idleCount);
     }
     if (this.backendPaused) {
       // Nothing more comes from the server for this command; let the socket read again.
@@ -1414,7 +1432,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const stmt = Buffer.from(m[1]!, 'utf8');
     const info = lexStatement(stmt, 0, stmt.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
     const router = this.ctx.router;
+    const opts = { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() };
     const decision = decideRoute(info, {
+      multiAllReads: splitStatements(stmt, 0, stmt.length, opts.noBackslashEscapes).every((r) => replicaEligible(lexStatement(stmt, r.start, r.end, opts))),
       splitting: router !== null && router.hasReplicas && router.config.read_write_split && this.ctx.config.multiplexing,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,

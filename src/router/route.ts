@@ -23,7 +23,6 @@ const PRIMARY_ONLY_FLAGS =
   StatementFlag.FOUND_ROWS |
   StatementFlag.NEXTVAL |
   StatementFlag.CONNECTION_ID |
-  StatementFlag.MULTI_STATEMENT |
   StatementFlag.SYSTEM_SCHEMA |
   StatementFlag.TEMPORARY;
 
@@ -40,7 +39,6 @@ const FLAG_REASONS: Array<[number, string]> = [
   [StatementFlag.FOUND_ROWS, 'SQL_CALC_FOUND_ROWS / FOUND_ROWS()'],
   [StatementFlag.NEXTVAL, 'sequence function'],
   [StatementFlag.CONNECTION_ID, 'CONNECTION_ID()'],
-  [StatementFlag.MULTI_STATEMENT, 'multi-statement'],
   [StatementFlag.SYSTEM_SCHEMA, 'reads a system schema'],
   [StatementFlag.TEMPORARY, 'temporary table'],
 ];
@@ -62,6 +60,8 @@ export function hintRoute(info: StatementInfo): RoutePreference | null {
 }
 
 export interface RouteSituation {
+  /** For a multi-statement: whether every part is replica-eligible (ClientSession splits and lexes them). */
+  multiAllReads?: boolean;
   /** read_write_split on and at least one replica configured. */
   splitting: boolean;
   /** The session keeps a connection (transaction, locks …) or runs with autocommit off. */
@@ -83,6 +83,7 @@ export function decideRoute(info: StatementInfo, s: RouteSituation): RouteDecisi
   if (pref === 'primary') return { target: 'primary', reason: `route=primary (${via})` };
   if (pref === 'replica') return { target: 'replica', reason: `route=replica (${via})` };
   if (!isReadKind(info.kind)) return { target: 'primary', reason: 'not a read' };
+  if (info.flags & StatementFlag.MULTI_STATEMENT && !s.multiAllReads) return { target: 'primary', reason: 'multi-statement with a part that is not a plain read' };
   for (const [flag, why] of FLAG_REASONS) if (info.flags & flag) return { target: 'primary', reason: why };
   return { target: 'replica', reason: 'read-only statement' };
 }

@@ -71,7 +71,9 @@ export class Router {
     this.reached.set(replica.name, r === undefined ? gtid : mergeGtidPositions(r, gtid));
   }
 
-  recordLatency(name: string, ms: number): void {
+  /** A replica answered a read in `ms`; `inUse` of this proxy's connections to it are busy. */
+  recordUse(name: string, ms: number, inUse: number): void {
     this.monitor?.recordLatency(name, ms);
+    this.monitor?.setActiveConnections(name, inUse);
   }
 }

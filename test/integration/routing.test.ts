@@ -65,6 +65,13 @@ test('reads go to replicas (round robin within ±5 %), writes and locking reads 
   // GET_LOCK above pinned this session to the primary for good (user locks live in the server session).
   assert.ok(await onPrimary('SELECT @@server_id AS id'));
   await c.end();
+  // Multi-statements: to a replica only when every part is a plain read.
+  const m = await connectApp(sluice.port, { database: db, multipleStatements: true });
+  const [allReads] = (await m.query('SELECT @@server_id AS id; SELECT @@server_id AS id')) as unknown as [[[{ id: number }], [{ id: number }]]];
+  assert.ok(replicaIds.includes(Number(allReads[0][0].id)), 'all-read multi-statement on a replica');
+  const [mixed] = (await m.query('SELECT @@server_id AS id; INSERT INTO kv VALUES (900000, 1)')) as unknown as [[[{ id: number }]]];
+  assert.equal(Number(mixed[0][0].id), primaryId, 'a multi-statement with a write goes to the primary');
+  await m.end();
   // Prepared statements are routed too.
   const p = await connectApp(sluice.port, { database: db });
   const [[ps]] = (await p.execute('SELECT @@server_id AS id, ? AS x', [1])) as unknown as [[{ id: number }]];
