@@ -9,6 +9,7 @@ import { parseHandshakeV10, parseAuthSwitchRequest, writeHandshakeResponse, writ
 import { nativeStage1, nativeToken, sha2Token } from '../protocol/auth.js';
 import { parseErr, parseOk } from '../protocol/packets.js';
 import { PacketWriter } from '../protocol/writer.js';
+import { PayloadReader } from '../protocol/reader.js';
 import { ResponseKind, ResponseScanner, type ResponseHandler } from '../protocol/response-scanner.js';
 import { BackendError, InternalResponse } from './internal-response.js';
 import { SessionState } from './session-state.js';
@@ -497,31 +498,8 @@ export function decodeTextRows(packets: Packet[], deprecateEof: boolean): Array<
     const p = packets[i]!.payload;
     if ((p[0] === 0xfe && p.length < 0xffffff && (deprecateEof || p.length < 9)) || p[0] === 0xff) break;
     const row: Array<string | null> = [];
-    let pos = 0;
-    for (let c = 0; c < columns; c++) {
-      const f = p[pos]!;
-      if (f === 0xfb) {
-        row.push(null);
-        pos++;
-        continue;
-      }
-      let len: number;
-      if (f < 0xfb) {
-        len = f;
-        pos += 1;
-      } else if (f === 0xfc) {
-        len = p.readUInt16LE(pos + 1);
-        pos += 3;
-      } else if (f === 0xfd) {
-        len = p.readUIntLE(pos + 1, 3);
-        pos += 4;
-      } else {
-        len = Number(p.readBigUInt64LE(pos + 1));
-        pos += 9;
-      }
-      row.push(p.toString('utf8', pos, pos + len));
-      pos += len;
-    }
+    const r = new PayloadReader(p);
+    for (let c = 0; c < columns; c++) row.push(r.lenencStringOrNull());
     rows.push(row);
   }
   return rows;

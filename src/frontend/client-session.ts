@@ -20,6 +20,7 @@ import { ControlKind, ResponseKind, type ResponseHandler } from '../protocol/res
 import { ER, type ErrorSpec } from '../protocol/errors.js';
 import { errPacket, okPacket, parseOk, writeOk } from '../protocol/packets.js';
 import { PacketWriter, framePayload } from '../protocol/writer.js';
+import { PayloadReader } from '../protocol/reader.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
@@ -1177,32 +1178,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       columns.push({ type: c.type, collation: c.collation });
     }
     const deprecateEof = (conn.capabilities & Capability.DEPRECATE_EOF) !== 0;
-    const row = packets[1 + names.length + (deprecateEof ? 0 : 1)]!.payload;
-    let pos = 0;
+    const row = new PayloadReader(packets[1 + names.length + (deprecateEof ? 0 : 1)]!.payload);
     for (let i = 0; i < names.length; i++) {
-      let literal: string;
-      const first = row[pos]!;
-      if (first === 0xfb) {
-        literal = 'NULL';
-        pos += 1;
-      } else {
-        let len: number;
-        if (first < 0xfb) {
-          len = first;
-          pos += 1;
-        } else if (first === 0xfc) {
-          len = row.readUInt16LE(pos + 1);
-          pos += 3;
-        } else if (first === 0xfd) {
-          len = row.readUIntLE(pos + 1, 3);
-          pos += 4;
-        } else {
-          len = Number(row.readBigUInt64LE(pos + 1));
-          pos += 9;
-        }
-        literal = userVarLiteral(row.subarray(pos, pos + len), columns[i]!.type, columns[i]!.collation);
-        pos += len;
-      }
+      const len = row.lenencOrNull();
+      const literal = len === null ? 'NULL' : userVarLiteral(row.bytes(len), columns[i]!.type, columns[i]!.collation);
       this.state.setUserVar(names[i]!, literal);
       conn.state.setUserVar(names[i]!, literal);
     }
