@@ -9,14 +9,12 @@
 //   4. two statement handles interleaved; 5. close then re-prepare.
 // Both runs must print exactly the expected lines (and so the same lines).
 import { test, before, after } from 'node:test';
+import { compileClient, runClientBinary, type RunResult } from '../helpers/c-client.js';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { startTestSluice, connectApp, type TestSluice } from '../helpers/sluice.js';
 import { testTopology, rootQuery, createTestDatabase, dropTestDatabase } from '../helpers/topology.js';
@@ -31,64 +29,14 @@ let workDir = '';
 let binary = '';
 const databases: string[] = [];
 
-function repoRoot(): string {
-  let d = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(d, 'test', 'clients', 'stmt_client.c'))) return d;
-    const up = path.dirname(d);
-    if (up === d) return process.cwd();
-    d = up;
-  }
-}
-
 /** Compiles the client; a failure fails the tests with the compiler's output. */
 function compile(out: string): Promise<void> {
-  const src = path.join(repoRoot(), 'test', 'clients', 'stmt_client.c');
-  const script = 'gcc -O1 -Wall -o "$1" "$2" $(pkg-config --cflags --libs libmariadb 2>/dev/null || mariadb_config --cflags --libs)';
-  return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', script, 'sh', out, src], { timeout: 120000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`compiling ${src} failed (needs gcc and libmariadb-dev, see scripts/install-deps.sh):\n${stdout}${stderr}\n${err.message}`));
-      else resolve();
-    });
-  });
-}
-
-interface RunResult {
-  lines: string[];
-  stderr: string;
-  ms: number;
+  return compileClient('stmt_client', out);
 }
 
 /** Runs the client; a non-zero exit (or a hang) fails with its output. */
 function runClient(port: number, user: string, password: string, database: string, env: Record<string, string> = {}): Promise<RunResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['127.0.0.1', String(port), user, password, database], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      stderr += `\n[test] stmt_client did not finish within 45 s: killed\n`;
-      child.kill('SIGKILL');
-    }, 45000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const tail = stdout.split('\n').slice(-8).join('\n');
-      if (code !== 0) {
-        reject(new Error(`stmt_client → ${port} (${database}) exited with ${code ?? signal}:\n${stderr.trim()}\n--- last output lines ---\n${tail}`));
-        return;
-      }
-      resolve({ lines: stdout.split('\n').filter((l) => l !== ''), stderr, ms: Date.now() - started });
-    });
-  });
+  return runClientBinary(binary, ['127.0.0.1', String(port), user, password, database], env, `stmt_client → ${port} (${database})`);
 }
 
 function blobPattern(length: number, seed: number): Buffer {
