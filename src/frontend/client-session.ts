@@ -152,7 +152,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   constructor(
     private readonly ctx: ProxyContext,
     socket: net.Socket,
-    private readonly unixSocket: boolean,
+    unixSocket: boolean,
   ) {
     this.id = ctx.allocateId();
     this.socket = socket;
