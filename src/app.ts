@@ -13,12 +13,15 @@ import { ProxyContext, poolOptionsFrom } from './frontend/context.js';
 import { FrontendServer } from './frontend/server.js';
 import { BackendMonitor } from './backend/monitor.js';
 import { Router } from './router/router.js';
+import { startAdminHttp } from './admin/http-server.js';
 
 export interface SluiceServer {
   /** Addresses actually bound (TCP ports resolved when 0 was asked). */
   readonly tcpAddresses: Array<{ host: string; port: number }>;
   readonly socketPaths: string[];
   readonly context: ProxyContext;
+  /** The admin HTTP listener's port, when `admin.http` is configured. */
+  readonly adminHttpPort: number | null;
   /** Stop accepting, let in-flight statements finish within graceMs, then close everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -81,13 +84,18 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
 
   const frontend = new FrontendServer(ctx);
   await frontend.listen(config.listeners);
+  const adminHttp = config.admin.http
+    ? await startAdminHttp(ctx, { host: config.admin.http.host, port: config.admin.http.port, token: config.admin.http.token, monitor, actions: ctx.router }, log)
+    : null;
   log.info({ tcp: frontend.tcpAddresses, sockets: frontend.socketPaths, multiplexing: config.multiplexing }, 'sluice listening');
 
   return {
     tcpAddresses: frontend.tcpAddresses,
     socketPaths: frontend.socketPaths,
     context: ctx,
+    adminHttpPort: adminHttp?.port ?? null,
     async close(graceMs = config.shutdown_grace_ms) {
+      await adminHttp?.close();
       await frontend.close(graceMs);
       monitor?.stop();
       users.stop();

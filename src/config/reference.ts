@@ -59,6 +59,12 @@ pool:                            # backend connection pool, per backend and conn
 
 multiplexing: true               # share backend connections between clients (default true)
 
+admin:                           # operator interfaces
+  http:                          # JSON API (/api/v1/…) and Prometheus /metrics; omit or null to disable (default null)
+    host: 127.0.0.1              # default 127.0.0.1
+    port: 9033                   # required when http is set (0 = any free port)
+    token: change-me             # Bearer token for state-changing calls (POST); null = those calls are refused
+
 routing:                         # read/write splitting (replicas are the backends with role: replica)
   read_write_split: true         # send replica-eligible reads to replicas, default true
   policy: round_robin            # round_robin | random | weighted | least_connections | least_latency | least_lag

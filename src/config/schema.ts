@@ -282,6 +282,17 @@ const routingSchema = z.strictObject({
   read_only_transactions: z.enum(['primary', 'replica']).default('primary'),
 });
 
+const adminSchema = z.strictObject({
+  http: z
+    .strictObject({
+      host: nonEmpty().default('127.0.0.1'),
+      port: port(0),
+      token: nonEmpty().nullable().default(null),
+    })
+    .nullable()
+    .default(null),
+});
+
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info'),
 });
@@ -295,6 +306,7 @@ export const configSchema = z.strictObject({
   pool: poolSchema.prefault({}),
   multiplexing: z.boolean().default(true),
   routing: routingSchema.prefault({}),
+  admin: adminSchema.prefault({}),
   tls: tlsSchema.nullable().default(null),
   backend_tls: backendTlsSchema.prefault({}),
   limits: limitsSchema.prefault({}),

@@ -64,6 +64,7 @@ const enum Phase {
 export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder {
   readonly id: number;
   userName = '';
+  readonly connectedAt = Date.now();
   private socket: net.Socket;
   private readonly framer: PacketFramer;
   private phase = Phase.Handshake as Phase;
@@ -161,6 +162,18 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.framer = new PacketFramer(LOGIN_PACKET_LIMIT);
     socket.setNoDelay(true);
     this.attachSocket(socket);
+  }
+
+  /** For operators (admin API): what the session is doing. */
+  currentStatement(): string | null {
+    const p = this.cur;
+    if (p === null) return null;
+    if (p.payload[0] === Command.QUERY) return p.payload.toString('utf8', 1, Math.min(p.payload.length, 4097));
+    return this.curStmt !== null ? this.curStmt.sql.toString('utf8', 0, Math.min(this.curStmt.sql.length, 4096)) : null;
+  }
+
+  currentBackendName(): string | null {
+    return this.backend?.pool?.endpoint.name ?? null;
   }
 
   private isClosed(): boolean {

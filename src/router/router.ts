@@ -12,6 +12,8 @@ export class Router {
   /** Positions replicas are known to have reached since the last monitor round (name → GTID position). */
   private readonly reached = new Map<string, string>();
   private readonly suspects = new Map<string, number>();
+  /** Replicas an operator took out of rotation (admin API). */
+  private readonly offline = new Set<string>();
   /** Merged GTID position of all writes seen through this proxy. */
   instanceGtid = '';
   readonly stats = { replicaReads: 0, primaryReads: 0, gtidWaits: 0, gtidWaitTimeouts: 0, noReplica: 0 };
@@ -33,7 +35,7 @@ export class Router {
     const snap = this.monitor.snapshot();
     if (snap !== this.cachedFor) {
       this.cachedFor = snap;
-      this.healthy = snap.replicas.filter((r) => r.health === 'up');
+      this.healthy = snap.replicas.filter((r) => r.health === 'up' && !this.offline.has(r.name));
       this.reached.clear();
     }
     return this.healthy;
@@ -47,6 +49,19 @@ export class Router {
     const now = Date.now();
     for (const [name, until] of this.suspects) if (until <= now) this.suspects.delete(name);
     return b.pick(this.suspects.size === 0 ? healthy : healthy.filter((r) => !this.suspects.has(r.name)));
+  }
+
+  /** Admin action: take a replica out of rotation or put it back. The primary cannot be taken offline. */
+  setBackendOffline(name: string, offline: boolean): boolean {
+    if (this.monitor === null || !this.monitor.snapshot().replicas.some((r) => r.name === name)) return false;
+    if (offline) this.offline.add(name);
+    else this.offline.delete(name);
+    this.cachedFor = null;
+    return true;
+  }
+
+  isBackendOffline(name: string): boolean {
+    return this.offline.has(name);
   }
 
   /** A replica just failed a statement: skip it for a moment, before the monitor takes it out. */

@@ -80,6 +80,7 @@ describe('parseConfig: valid input', () => {
         consistency_fallback: 'primary',
         read_only_transactions: 'primary',
       },
+      admin: { http: null },
       tls: null,
       backend_tls: { enabled: false, ca: null, reject_unauthorized: true },
       limits: { max_client_connections: 10000, max_packet_size: 67108864, client_buffer_bytes: 1048576 },

@@ -1,0 +1,191 @@
+// The admin HTTP listener (node:http, no framework): JSON API under /api/v1 (docs/openapi.yaml) and
+// Prometheus metrics at /metrics. Reads are open to whoever reaches the listener (bind it to a trusted
+// address); anything that changes state needs `Authorization: Bearer <token>` and is refused with 403 when
+// no token is configured. Errors are JSON `{ "error": code, "message": text }`, never a stack trace.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ProxyContext } from '../frontend/context.js';
+import type { Logger } from '../util/log.js';
+import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
+import { backendsDoc, poolsDoc, sessionsDoc, statsDoc } from './views.js';
+import { createSluiceMetrics } from './metrics.js';
+
+export type { AdminActions } from './types.js';
+
+export interface AdminHttpOptions {
+  host: string;
+  port: number;
+  /** Bearer token for state-changing endpoints; null disables them (403). */
+  token: string | null;
+  /** The backend monitor (BackendMonitor); null when none runs (no replica configured). */
+  monitor: AdminMonitor | null;
+  /** Backend offline/online; null: those endpoints answer 501. */
+  actions?: AdminActions | null;
+  /** Include the process_* / nodejs_* default metrics in /metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface AdminHttpServer {
+  /** The port actually bound (resolved when 0 was asked). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const BACKEND_ACTION = /^\/api\/v1\/backends\/([^/]+)\/(offline|online)$/;
+
+export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, log: Logger): Promise<AdminHttpServer> {
+  const source: AdminContext = ctx;
+  const metrics = createSluiceMetrics(source, opts.monitor, { processMetrics: opts.processMetrics ?? true });
+  const actions = opts.actions ?? null;
+  const tokenDigest = opts.token !== null && opts.token !== '' ? sha256(opts.token) : null;
+
+  const snapshot = () => (opts.monitor ? opts.monitor.snapshot() : null);
+
+  const routes: Record<string, () => Promise<unknown> | unknown> = {
+    '/api/v1/backends': () => ({ backends: backendsDoc(source, snapshot(), actions) }),
+    '/api/v1/pools': () => ({ pools: poolsDoc(source) }),
+    '/api/v1/sessions': () => ({ sessions: sessionsDoc(source) }),
+    '/api/v1/stats': () => statsDoc(source),
+  };
+
+  function authorize(req: IncomingMessage): void {
+    if (tokenDigest === null) {
+      throw new HttpError(403, 'forbidden', 'state-changing endpoints are disabled: no admin token is configured');
+    }
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    const challenge = { 'WWW-Authenticate': 'Bearer realm="sluice-admin"' };
+    if (!m) throw new HttpError(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>)', challenge);
+    if (!timingSafeEqual(sha256(m[1]!), tokenDigest)) throw new HttpError(401, 'unauthorized', 'invalid bearer token', challenge);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://admin.invalid').pathname;
+    } catch {
+      throw new HttpError(400, 'bad_request', 'malformed request target');
+    }
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+
+    if (path === '/metrics') {
+      allow(method, ['GET']);
+      const body = await metrics.render();
+      send(res, 200, metrics.contentType, body);
+      return;
+    }
+    const route = routes[path];
+    if (route) {
+      allow(method, ['GET']);
+      sendJson(res, 200, await route());
+      return;
+    }
+    const action = BACKEND_ACTION.exec(path);
+    if (action) {
+      allow(method, ['POST']);
+      authorize(req);
+      let name: string;
+      try {
+        name = decodeURIComponent(action[1]!);
+      } catch {
+        throw new HttpError(400, 'bad_request', 'malformed backend name');
+      }
+      const offline = action[2] === 'offline';
+      if (actions === null) throw new HttpError(501, 'not_implemented', 'taking backends offline is not available');
+      if (!actions.setBackendOffline(name, offline)) throw new HttpError(404, 'not_found', `no backend named '${name}'`);
+      log.info({ backend: name, offline }, offline ? 'backend taken offline by admin API' : 'backend put online by admin API');
+      sendJson(res, 200, { backend: name, offline });
+      return;
+    }
+    throw new HttpError(404, 'not_found', `no such endpoint: ${method} ${path}`);
+  }
+
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    // Request bodies carry nothing these endpoints read: drain them, bounded.
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > 64 * 1024) req.destroy();
+    });
+    req.on('error', () => {});
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        sendJson(res, err.status, { error: err.code, message: err.message }, err.headers);
+        return;
+      }
+      log.error({ err: err instanceof Error ? err.message : String(err), url: req.url, method: req.method }, 'admin HTTP request failed');
+      sendJson(res, 500, { error: 'internal_error', message: 'internal error (see the Sluice log)' });
+    });
+  });
+  server.on('clientError', (_err, socket: Socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err: err.message }, 'admin HTTP listener error'));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: opts.host, port, token: tokenDigest !== null }, 'admin HTTP listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, 'method_not_allowed', `method ${method} not allowed here (allowed: ${methods.join(', ')})`, { Allow: methods.join(', ') });
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON_TYPE, `${JSON.stringify(body, null, 2)}\n`, headers);
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...headers,
+  });
+  res.end(body);
+}
