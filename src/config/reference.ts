@@ -40,6 +40,7 @@ users:                           # client accounts defined here (default: none)
     default_schema: null         # schema selected when the client names none, default null
     route: auto                  # auto (read/write split) | primary | replica, default auto
     consistency: null            # eventual | session | instance | global; null = routing.consistency
+    admin: false                 # may run SLUICE SHOW BACKENDS|POOLS|SESSIONS|STATS, SLUICE SET BACKEND …, default false
   - name: reporting
     password_hash: "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"   # mysql_native_password hash ('*' + 40 hex)
     backend_password: secret     # required with password_hash

@@ -149,6 +149,7 @@ const userSchema = z
     default_schema: nonEmpty().nullable().default(null),
     route: z.enum(['auto', 'primary', 'replica']).default('auto'),
     consistency: z.enum(CONSISTENCY_LEVELS).nullable().default(null),
+    admin: z.boolean().default(false),
   })
   .superRefine((u, ctx) => {
     if (u.password !== undefined && u.password_hash !== undefined) {
@@ -193,6 +194,7 @@ const userSchema = z
       default_schema: u.default_schema,
       route: u.route,
       consistency: u.consistency,
+      admin: u.admin,
     }),
   );
 
@@ -214,6 +216,8 @@ export interface UserConfig {
   route: 'auto' | 'primary' | 'replica';
   /** Read-after-write level for this user; null = routing.consistency. */
   consistency: (typeof CONSISTENCY_LEVELS)[number] | null;
+  /** May run the admin statements (SLUICE SHOW …, SLUICE SET BACKEND …) on the main port. */
+  admin: boolean;
 }
 
 const usersSchema = z.array(userSchema).superRefine((users, ctx) => {

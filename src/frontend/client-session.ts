@@ -24,6 +24,7 @@ import { PayloadReader } from '../protocol/reader.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
+import { isAdminStatement, runAdminStatement } from '../admin/sql.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
 import { splitStatements } from '../router/split-statements.js';
@@ -1417,10 +1418,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** `SLUICE EXPLAIN <statement>`: where the statement would go and why, as a result set. */
   private onSluiceStatement(sql: string): void {
     const m = /^\s*SLUICE\s+EXPLAIN\s+([\s\S]+)$/i.exec(sql);
-    if (!m) {
-      this.sendError({ code: 1064, sqlState: '42000' }, 'Unknown Sluice statement; supported: SLUICE EXPLAIN <statement>', 1);
-      return this.finishLocal();
-    }
+    if (!m) return this.onAdminStatement(sql);
     const stmt = Buffer.from(m[1]!, 'utf8');
     const info = lexStatement(stmt, 0, stmt.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
     const router = this.ctx.router;
@@ -1439,6 +1437,20 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     const rows = [[decision.target, backend, decision.reason, this.consistencyLevel, [...this.pins].join(',') || null]];
     this.writeClient(textResultSet(['route', 'backends', 'reason', 'consistency', 'pinned'], rows, this.capabilities, this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)));
+    this.finishLocal();
+  }
+
+  /** SLUICE SHOW … / SLUICE SET BACKEND …: for users with `admin: true`. */
+  private onAdminStatement(sql: string): void {
+    if (isAdminStatement(sql) && !this.user?.admin) {
+      this.sendError({ code: 1227, sqlState: '42000' }, 'Access denied; you need (at least one of) the SLUICE ADMIN privilege(s) for this operation', 1);
+      return this.finishLocal();
+    }
+    const router = this.ctx.router;
+    const result = runAdminStatement(sql, this.ctx, router?.monitorView() ?? null, router);
+    if (result.kind === 'error') this.sendError({ code: result.code, sqlState: result.sqlState }, result.message, 1);
+    else if (result.kind === 'ok') this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS), info: result.message }, this.capabilities));
+    else this.writeClient(textResultSet(result.columns, result.rows, this.capabilities, this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)));
     this.finishLocal();
   }
 

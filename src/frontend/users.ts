@@ -27,6 +27,8 @@ export interface ClientUser {
   hosts: string[];
   route: 'auto' | 'primary' | 'replica';
   consistency: 'eventual' | 'session' | 'instance' | 'global' | null;
+  /** May run SLUICE SHOW / SLUICE SET (config users with `admin: true`). */
+  admin: boolean;
 }
 
 export class UserDirectory {
@@ -62,6 +64,7 @@ export class UserDirectory {
         hosts: ['%'],
         route: u.route,
         consistency: u.consistency,
+        admin: u.admin,
       });
     }
   }
@@ -129,6 +132,7 @@ export class UserDirectory {
         hosts: [host],
         route: 'auto',
         consistency: null,
+        admin: false,
       });
     }
     this.passthrough = next;

@@ -25,6 +25,11 @@ export class Router {
     this.balancer = new Balancer(config.policy as BalancePolicy);
   }
 
+  /** The monitor's current view, for operators (admin SQL / HTTP). */
+  monitorView(): BackendMonitor | null {
+    return this.monitor;
+  }
+
   get hasReplicas(): boolean {
     return this.monitor !== null && this.monitor.snapshot().replicas.length > 0;
   }

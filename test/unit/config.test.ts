@@ -111,6 +111,7 @@ describe('parseConfig: valid input', () => {
       backend_password: 'pw',
       route: 'auto',
       consistency: null,
+      admin: false,
       max_connections: 0,
       default_schema: null,
     });
