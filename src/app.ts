@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import type { SluiceConfig } from './config/schema.js';
+import { loadConfigFile } from './config/load.js';
 import type { Logger } from './util/log.js';
 import { PoolManager } from './backend/pool.js';
 import { AdminChannel } from './backend/admin-channel.js';
@@ -22,11 +23,21 @@ export interface SluiceServer {
   readonly context: ProxyContext;
   /** The admin HTTP listener's port, when `admin.http` is configured. */
   readonly adminHttpPort: number | null;
+  /**
+   * Applies a new, already validated config without dropping clients: users, pool sizes and timeouts,
+   * routing settings, replicas (added/removed/reweighted). Refuses (and changes nothing) when a change
+   * needs a restart: listeners, the primary, multiplexing, TLS, the monitor account. Returns what changed.
+   */
+  reload(next: SluiceConfig): string[];
   /** Stop accepting, let in-flight statements finish within graceMs, then close everything. */
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startSluice(config: SluiceConfig, opts: { logger: Logger }): Promise<SluiceServer> {
+export class ReloadRefused extends Error {
+  readonly code = 'SLUICE_RELOAD_REFUSED';
+}
+
+export async function startSluice(config: SluiceConfig, opts: { logger: Logger; configPath?: string }): Promise<SluiceServer> {
   const log = opts.logger;
   const primaryCfg = config.backends.find((b) => b.role === 'primary')!;
   const primary = { name: primaryCfg.name, host: primaryCfg.host, port: primaryCfg.port };
@@ -64,23 +75,25 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
   ctx.rsaPublicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
   // Read/write splitting: a monitor watches every backend; the router picks healthy replicas.
-  let monitor: BackendMonitor | null = null;
-  if (config.backends.some((b) => b.role === 'replica')) {
-    monitor = new BackendMonitor(
+  const startMonitor = async (cfg: SluiceConfig): Promise<BackendMonitor | null> => {
+    if (!cfg.backends.some((b) => b.role === 'replica')) return null;
+    const m = new BackendMonitor(
       {
-        backends: config.backends.map((b) => ({ name: b.name, host: b.host, port: b.port, role: b.role, weight: b.weight })),
-        user: config.monitor.user,
-        password: config.monitor.password,
-        intervalMs: config.monitor.interval_ms,
-        maxLagSeconds: config.routing.max_replication_lag_s,
+        backends: cfg.backends.map((b) => ({ name: b.name, host: b.host, port: b.port, role: b.role, weight: b.weight })),
+        user: cfg.monitor.user,
+        password: cfg.monitor.password,
+        intervalMs: cfg.monitor.interval_ms,
+        maxLagSeconds: cfg.routing.max_replication_lag_s,
         tls: poolOpts.tls,
       },
       log,
     );
-    monitor.on('change', (snap) => log.info({ backends: snap.backends.map((b) => ({ name: b.name, health: b.health, lag: b.lagSeconds })) }, 'topology changed'));
-    await monitor.start();
-    ctx.router = new Router(config.routing, monitor);
-  }
+    m.on('change', (snap) => log.info({ backends: snap.backends.map((b) => ({ name: b.name, health: b.health, lag: b.lagSeconds })) }, 'topology changed'));
+    await m.start();
+    return m;
+  };
+  let monitor = await startMonitor(config);
+  if (monitor) ctx.router = new Router(config.routing, monitor);
 
   const frontend = new FrontendServer(ctx);
   await frontend.listen(config.listeners);
@@ -89,8 +102,57 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
     : null;
   log.info({ tcp: frontend.tcpAddresses, sockets: frontend.socketPaths, multiplexing: config.multiplexing }, 'sluice listening');
 
+  let current = config;
+  const reload = (next: SluiceConfig): string[] => {
+    const refuse = (why: string): never => {
+      throw new ReloadRefused(`configuration not reloaded: ${why} (needs a restart); the running configuration stays in force`);
+    };
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(next.listeners, current.listeners)) refuse('listeners changed');
+    const primaryOf = (c: SluiceConfig) => c.backends.find((b) => b.role === 'primary');
+    if (!same(primaryOf(next), primaryOf(current))) refuse('the primary changed');
+    if (next.multiplexing !== current.multiplexing) refuse('multiplexing changed');
+    if (!same(next.tls, current.tls) || !same(next.backend_tls, current.backend_tls)) refuse('TLS settings changed');
+    if (!same(next.monitor, current.monitor)) refuse('the monitor account changed');
+    if (!same(next.admin, current.admin)) refuse('admin.http changed');
+    const changed: string[] = [];
+    if (!same(next.users, current.users) || !same(next.passthrough_users, current.passthrough_users)) {
+      users.loadConfigUsers(next);
+      changed.push('users');
+    }
+    if (!same(next.pool, current.pool)) {
+      pools.updateOptions(poolOptionsFrom(next));
+      changed.push('pool');
+    }
+    if (!same(next.limits, current.limits) || next.shutdown_grace_ms !== current.shutdown_grace_ms || !same(next.log, current.log)) changed.push('limits/log');
+    ctx.config = next;
+    if (!same(next.backends, current.backends)) {
+      // Replicas added, removed or reweighted: a new monitor takes over once its first round is done.
+      const old = monitor;
+      void startMonitor(next).then((m) => {
+        monitor = m;
+        if (m === null) ctx.router = null;
+        else if (ctx.router) ctx.router.replaceMonitor(m, next.routing);
+        else ctx.router = new Router(next.routing, m);
+        old?.stop();
+        log.info({ replicas: next.backends.filter((b) => b.role === 'replica').map((b) => b.name) }, 'replicas reloaded');
+      });
+      changed.push('backends');
+    }
+    if (!same(next.routing, current.routing)) {
+      ctx.router?.updateConfig(next.routing);
+      changed.push('routing');
+    }
+    current = next;
+    log.info({ changed }, 'configuration reloaded');
+    return changed;
+  };
+  const configPath = opts.configPath;
+  ctx.reloadFromFile = configPath !== undefined ? () => reload(loadConfigFile(configPath)) : null;
+
   return {
     tcpAddresses: frontend.tcpAddresses,
+    reload,
     socketPaths: frontend.socketPaths,
     context: ctx,
     adminHttpPort: adminHttp?.port ?? null,
@@ -98,6 +160,7 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger }
       await adminHttp?.close();
       await frontend.close(graceMs);
       monitor?.stop();
+      ctx.router?.monitorView()?.stop();
       users.stop();
       admin.close();
       await pools.close();

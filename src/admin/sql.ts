@@ -1,6 +1,7 @@
 // Admin statements on the main port (users with `admin: true` in the config), for the mariadb CLI:
 //   SLUICE SHOW BACKENDS | POOLS | SESSIONS | STATS
 //   SLUICE SET BACKEND <name> OFFLINE | ONLINE
+//   SLUICE RELOAD (re-reads the config file; handled by ClientSession, which has the loader)
 // The result sets carry the same documents as the HTTP API (views.ts), one column per field.
 import type { Cell } from '../protocol/resultset.js';
 import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
@@ -11,11 +12,16 @@ export type AdminSqlResult =
   | { kind: 'ok'; message: string }
   | { kind: 'error'; code: number; sqlState: string; message: string };
 
+const RELOAD = /^\s*SLUICE\s+RELOAD\s*;?\s*$/i;
 const SHOW = /^\s*SLUICE\s+SHOW\s+(BACKENDS|POOLS|SESSIONS|STATS)\s*;?\s*$/i;
 const SET_BACKEND = /^\s*SLUICE\s+SET\s+BACKEND\s+`?([A-Za-z0-9_.-]+)`?\s+(OFFLINE|ONLINE)\s*;?\s*$/i;
 
 export function isAdminStatement(sql: string): boolean {
-  return SHOW.test(sql) || SET_BACKEND.test(sql);
+  return SHOW.test(sql) || SET_BACKEND.test(sql) || RELOAD.test(sql);
+}
+
+export function isReloadStatement(sql: string): boolean {
+  return RELOAD.test(sql);
 }
 
 export function runAdminStatement(sql: string, ctx: AdminContext, monitor: AdminMonitor | null, actions: AdminActions | null): AdminSqlResult {
@@ -42,7 +48,7 @@ export function runAdminStatement(sql: string, ctx: AdminContext, monitor: Admin
     }
     return { kind: 'ok', message: `backend ${name} ${state.toLowerCase()}` };
   }
-  return { kind: 'error', code: 1064, sqlState: '42000', message: 'Unknown Sluice statement; supported: SLUICE EXPLAIN <stmt>, SLUICE SHOW BACKENDS|POOLS|SESSIONS|STATS, SLUICE SET BACKEND <name> OFFLINE|ONLINE' };
+  return { kind: 'error', code: 1064, sqlState: '42000', message: 'Unknown Sluice statement; supported: SLUICE EXPLAIN <stmt>, SLUICE SHOW BACKENDS|POOLS|SESSIONS|STATS, SLUICE SET BACKEND <name> OFFLINE|ONLINE, SLUICE RELOAD' };
 }
 
 /** One row per document, one column per (flattened) field. */

@@ -55,7 +55,8 @@ Usage:
 Commands:
   run (default)   Start the proxy with the given configuration. SIGTERM/SIGINT shut it down gracefully
                   (in-flight statements get shutdown_grace_ms; a second signal exits at once).
-                  SIGHUP is logged and ignored (configuration reload is not supported yet).
+                  SIGHUP reloads the configuration file (users, pools, routing, replicas) without
+                  dropping clients; an invalid file or a change that needs a restart is refused and logged.
   check           Validate the configuration file (including TLS files) and exit: 0 valid, 1 invalid.
   sandbox         Start local MariaDB servers (one primary, N replicas, replication set up) and a Sluice in
                   front of them, for trying things out. Ctrl-C tears everything down.
@@ -238,7 +239,7 @@ async function cmdRun(configPath: string, levelOverride: LogLevel | undefined, i
   const { startSluice } = await import('../app.js');
   let server: Awaited<ReturnType<typeof startSluice>>;
   try {
-    server = await startSluice(config, { logger });
+    server = await startSluice(config, { logger, configPath });
   } catch (err) {
     logger.fatal({ err }, 'sluice failed to start');
     await flush(logger);
@@ -249,16 +250,25 @@ async function cmdRun(configPath: string, levelOverride: LogLevel | undefined, i
     { tcp: server.tcpAddresses, sockets: server.socketPaths, config: configPath },
     'sluice is accepting connections',
   );
-  const code = await untilStopSignal(logger, config.shutdown_grace_ms, (graceMs) => server.close(graceMs));
+  const reload = (): void => {
+    try {
+      const changed = server.reload(loadConfigFile(configPath));
+      logger.info({ changed, config: configPath }, 'SIGHUP: configuration reloaded');
+    } catch (err) {
+      // An invalid or unsupported new config changes nothing; the reason goes to the log.
+      logger.error({ err: (err as Error).message, config: configPath }, 'SIGHUP: configuration not reloaded');
+    }
+  };
+  const code = await untilStopSignal(logger, config.shutdown_grace_ms, (graceMs) => server.close(graceMs), reload);
   await flush(logger);
   return code;
 }
 
 /**
  * Waits for SIGTERM/SIGINT, then runs `close(graceMs)`. A second signal, or close() taking much longer than
- * the grace period, ends the wait with exit code 1. SIGHUP is logged and ignored.
+ * the grace period, ends the wait with exit code 1. SIGHUP calls `reload` when given.
  */
-function untilStopSignal(logger: Logger, graceMs: number, close: (graceMs: number) => Promise<void>): Promise<number> {
+function untilStopSignal(logger: Logger, graceMs: number, close: (graceMs: number) => Promise<void>, reload?: () => void): Promise<number> {
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
     let watchdog: NodeJS.Timeout | undefined;
@@ -293,7 +303,8 @@ function untilStopSignal(logger: Logger, graceMs: number, close: (graceMs: numbe
       );
     };
     const onHup = (): void => {
-      logger.warn('SIGHUP received: configuration reload is not supported yet; ignoring');
+      if (reload) reload();
+      else logger.warn('SIGHUP received: nothing to reload here; ignoring');
     };
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);

@@ -24,7 +24,7 @@ import { PayloadReader } from '../protocol/reader.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
-import { isAdminStatement, runAdminStatement } from '../admin/sql.js';
+import { isAdminStatement, isReloadStatement, runAdminStatement } from '../admin/sql.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
 import { splitStatements } from '../router/split-statements.js';
@@ -1446,11 +1446,28 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.sendError({ code: 1227, sqlState: '42000' }, 'Access denied; you need (at least one of) the SLUICE ADMIN privilege(s) for this operation', 1);
       return this.finishLocal();
     }
+    if (isReloadStatement(sql)) return this.onReload();
     const router = this.ctx.router;
     const result = runAdminStatement(sql, this.ctx, router?.monitorView() ?? null, router);
     if (result.kind === 'error') this.sendError({ code: result.code, sqlState: result.sqlState }, result.message, 1);
     else if (result.kind === 'ok') this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS), info: result.message }, this.capabilities));
     else this.writeClient(textResultSet(result.columns, result.rows, this.capabilities, this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)));
+    this.finishLocal();
+  }
+
+  /** SLUICE RELOAD: re-read the config file and apply it (or say why not). */
+  private onReload(): void {
+    const reload = this.ctx.reloadFromFile;
+    if (reload === null) {
+      this.sendError({ code: 1210, sqlState: 'HY000' }, 'Sluice: this instance was not started from a config file; nothing to reload', 1);
+      return this.finishLocal();
+    }
+    try {
+      const changed = reload();
+      this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS), info: `reloaded: ${changed.join(', ') || 'nothing changed'}` }, this.capabilities));
+    } catch (err) {
+      this.sendError({ code: 1210, sqlState: 'HY000' }, (err as Error).message.slice(0, 2000), 1);
+    }
     this.finishLocal();
   }
 

@@ -69,6 +69,8 @@ export class ProxyContext {
   draining = false;
   /** Read/write splitting; null when no replica is configured. */
   router: Router | null = null;
+  /** Re-reads the config file and applies it (set by app.ts when started from a file); throws with the reason. */
+  reloadFromFile: (() => string[]) | null = null;
 
   constructor(
     public config: SluiceConfig,

@@ -20,9 +20,22 @@ export class Router {
 
   constructor(
     public config: RoutingConfig,
-    private readonly monitor: BackendMonitor | null,
+    private monitor: BackendMonitor | null,
   ) {
     this.balancer = new Balancer(config.policy as BalancePolicy);
+  }
+
+  /** Hot reload: new routing settings (a new policy starts a fresh balancer). */
+  updateConfig(config: RoutingConfig): void {
+    if (config.policy !== this.config.policy) this.balancer = new Balancer(config.policy as BalancePolicy);
+    this.config = config;
+  }
+
+  /** Hot reload: the set of replicas changed; the new monitor has completed its first round. */
+  replaceMonitor(monitor: BackendMonitor, config: RoutingConfig): void {
+    this.monitor = monitor;
+    this.cachedFor = null;
+    this.updateConfig(config);
   }
 
   /** The monitor's current view, for operators (admin SQL / HTTP). */
