@@ -163,6 +163,7 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
       ctx.router?.monitorView()?.stop();
       users.stop();
       admin.close();
+      ctx.closeAdminChannels();
       await pools.close();
       log.info('sluice stopped');
     },

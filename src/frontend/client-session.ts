@@ -29,7 +29,7 @@ import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '
 import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
 import { splitStatements } from '../router/split-statements.js';
 import { BALANCE_POLICIES, Balancer, type BalancePolicy } from '../router/balancer.js';
-import type { BackendView } from '../router/topology-snapshot.js';
+import { mergeGtidPositions, type BackendView } from '../router/topology-snapshot.js';
 import type { ConsistencyLevel } from './context.js';
 import { AuthFailure, authenticate, parseChangeUser, verifyUser, type AuthIO } from './authenticate.js';
 import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } from './context.js';
@@ -241,9 +241,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.collation = collation;
     this.state.clear(charsetVariables(collation));
     this.pool = ctx.pools.get(ctx.primary, user.backend, this.profileCaps);
-    this.routePreference = user.route;
-    this.consistencyLevel = user.consistency ?? ctx.config.routing.consistency;
-    this.consistencyTimeoutMs = ctx.config.routing.consistency_timeout_ms;
+    this.applyUserRouting(user);
     if (database !== null) {
       // The server would refuse an unknown or forbidden schema at login: ask it.
       const conn = await this.acquireNow();
@@ -271,6 +269,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.socket.write(okPacket(okSeq, { status: ServerStatus.AUTOCOMMIT }, this.capabilities));
     this.lastStatus = ServerStatus.AUTOCOMMIT;
     this.pump();
+  }
+
+  /** The user's routing defaults (also what COM_RESET_CONNECTION returns SET sluice_* to). */
+  private applyUserRouting(user: ClientUser): void {
+    this.routePreference = user.route;
+    this.consistencyLevel = user.consistency ?? this.ctx.config.routing.consistency;
+    this.consistencyTimeoutMs = this.ctx.config.routing.consistency_timeout_ms;
+    this.balancer = null;
   }
 
   private acquireNow(): Promise<BackendConnection> {
@@ -501,10 +507,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   private onQuery(p: Packet): void {
-    const info = lexStatement(p.payload, 1, p.payload.length, {
-      noBackslashEscapes: (this.lastStatus & ServerStatus.NO_BACKSLASH_ESCAPES) !== 0,
-      ansiQuotes: this.state.ansiQuotes(),
-    });
+    const info = lexStatement(p.payload, 1, p.payload.length, this.lexOptions());
     this.curInfo = info;
     if (info.kind === StatementKind.Kill && info.kill !== null && !info.kill.queryId) {
       return this.onKill(info.kill.id, info.kill.query);
@@ -526,10 +529,30 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.waitGtid = '';
     this.waitResponse = null;
     let conn = this.backend;
+    if (conn !== null && this.ctx.config.multiplexing && conn.pool !== null && conn.pool.endpoint.name !== this.ctx.primary.name && !this.mayStayOnReplica()) {
+      // A replica connection held for this session, and a statement the primary must run: the replica's
+      // session state (a pin taken there) cannot follow, so it is reset and left behind.
+      this.ctx.log.warn({ session: this.id, replica: conn.pool.endpoint.name, pins: [...this.pins] }, 'leaving a replica connection for a statement that must run on the primary');
+      this.backend = null;
+      conn.pool.removeSticky(this);
+      this.pins.delete(PinReason.UNTRACKED_STATE);
+      this.pins.delete(PinReason.TRANSACTION);
+      this.stickyNext = false;
+      const pool = conn.pool;
+      const left = conn;
+      void left.resetSession().then(
+        () => pool.release(left),
+        () => {
+          pool.discard(left);
+          left.destroy();
+        },
+      );
+      conn = null;
+    }
     if (conn !== null && this.pins.size === 0 && this.ctx.config.multiplexing) {
       // Held only as a courtesy (warnings of the last statement): keep it if this statement goes there
       // too, or if it reads those warnings.
-      const target = readsDiagnostics(p.payload) ? conn.pool : this.choosePool();
+      const target = this.curInfo !== null && readsDiagnostics(p.payload, this.curInfo) ? conn.pool : this.choosePool();
       if (target !== conn.pool || this.routeError !== null) {
         this.backend = null;
         conn.pool?.removeSticky(this);
@@ -570,7 +593,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return this.pool!;
     if (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY) return this.pool!; // cursors pin
     const decision = decideRoute(info, {
-      multiAllReads: info.flags & StatementFlag.MULTI_STATEMENT ? this.allPartsReplicaEligible(this.cur!.payload) : false,
+      multiAllReads: info.flags & StatementFlag.MULTI_STATEMENT ? this.allPartsReplicaEligible(this.cur!.payload, 1) : false,
       splitting: router.config.read_write_split,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,
@@ -606,15 +629,39 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   /** A multi-statement goes to a replica only when each of its parts could on its own. */
-  private allPartsReplicaEligible(payload: Buffer): boolean {
-    const opts = { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() };
-    for (const part of splitStatements(payload, 1, payload.length, opts.noBackslashEscapes)) {
-      if (!replicaEligible(lexStatement(payload, part.start, part.end, opts))) return false;
+  private allPartsReplicaEligible(payload: Buffer, start: number): boolean {
+    const opts = this.lexOptions();
+    for (const part of splitStatements(payload, start, payload.length, opts.noBackslashEscapes, opts.ansiQuotes)) {
+      const info = lexStatement(payload, part.start, part.end, opts);
+      if (info.flags & StatementFlag.MULTI_STATEMENT || !replicaEligible(info)) return false;
     }
     return true;
   }
 
+  /** What the lexer must know of sql_mode: the server's status flag and the tracked sql_mode agree on it. */
+  private lexOptions(): { noBackslashEscapes: boolean; ansiQuotes: boolean } {
+    return {
+      noBackslashEscapes: (this.lastStatus & ServerStatus.NO_BACKSLASH_ESCAPES) !== 0 || this.state.noBackslashEscapes(),
+      ansiQuotes: this.state.ansiQuotes(),
+    };
+  }
+
+  /**
+   * With a replica connection held: may the current statement run there? Reads may; inside a read-only
+   * transaction everything may (the server refuses writes there itself).
+   */
+  private mayStayOnReplica(): boolean {
+    if (this.pins.has(PinReason.TRANSACTION) && this.pins.size === 1 && (this.lastStatus & ServerStatus.IN_TRANS_READONLY) !== 0) return true;
+    const info = this.curInfo;
+    const command = this.cur!.payload[0];
+    if (command === Command.STMT_FETCH || command === Command.STMT_RESET || command === Command.STMT_CLOSE) return true;
+    if (info === null) return false;
+    return replicaEligible(info) || readsDiagnostics(this.cur!.payload, info);
+  }
+
   private autocommit(): boolean {
+    // The server's status flag (every OK/EOF carries it) also covers a global autocommit=0.
+    if ((this.lastStatus & ServerStatus.AUTOCOMMIT) === 0) return false;
     const v = this.state.vars.get('autocommit');
     return v === undefined || v === 'ON' || v === '1';
   }
@@ -665,6 +712,15 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       },
       (err: Error) => {
         if (this.phase === Phase.Closed || this.backend !== conn) return;
+        if (this.curReplica !== null && this.pins.size === 0) {
+          // The replica could not take the session's state or statement (e.g. a schema or table it has not
+          // replicated yet): run the read on the primary instead.
+          this.ctx.log.info({ session: this.id, replica: this.curReplica.name, err: err.message }, 'replica could not serve the read; using the primary');
+          this.detachBackend(!(err instanceof PrepareFailed));
+          this.curReplica = null;
+          this.acquireFrom(this.pool!);
+          return;
+        }
         const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
         const reply = this.curKind !== NO_RESPONSE;
         if (err instanceof PrepareFailed) {
@@ -1005,7 +1061,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         if (name === 'last_gtid') {
           conn.lastGtid = value;
           if (value !== '') {
-            this.lastWriteGtid = value;
+            // Per domain: a later write in another domain must not hide an earlier one.
+            this.lastWriteGtid = this.lastWriteGtid === '' ? value : mergeGtidPositions(this.lastWriteGtid, value);
             this.ctx.router?.noteWrite(value);
           }
           continue;
@@ -1043,7 +1100,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const key = statementKey(sql, this.state.schema, this.state.vars.get('sql_mode'), this.state.vars.get('character_set_client'));
     this.registerBackendStatement(conn, key, backendId, params, columns);
     const id = this.nextStatementId++;
-    const info = lexStatement(sql, 0, sql.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
+    const info = lexStatement(sql, 0, sql.length, this.lexOptions());
     this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false, info });
     this.lastPreparedId = id;
     buf.writeUInt32LE(id, start + 5);
@@ -1152,6 +1209,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     conn.pool!.release(conn);
     const replica = this.curReplica;
     this.curReplica = null;
+    if (replica !== null) router.suspect(replica.name); // behind: others should not wait on it either, for a moment
     if (router.config.consistency_fallback === 'primary') {
       this.acquireFrom(this.pool!);
       return;
@@ -1287,6 +1345,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.state.clear(charsetVariables(this.collation));
     this.state.setSchema(schema);
     this.statements.clear();
+    this.applyUserRouting(this.user!);
     this.lastStatus = ServerStatus.AUTOCOMMIT;
     if (this.isClosed()) return;
     this.replyOk();
@@ -1358,10 +1417,12 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return;
     }
     const threadId = target.currentBackendThreadId();
+    // The serving connection may be a replica's: KILL goes to that server.
+    const admin = this.ctx.adminFor(target.currentBackendName());
     if (queryOnly) {
-      if (threadId === 0 || target.idle || !this.ctx.admin) return this.replyOk();
+      if (threadId === 0 || target.idle || admin === null) return this.replyOk();
       this.phase = Phase.Finishing;
-      this.ctx.admin.rows(`KILL QUERY ${threadId}`).then(
+      admin.rows(`KILL QUERY ${threadId}`).then(
         () => this.replyOk(),
         (err: Error) => {
           this.sendError(ER.NO_SUCH_THREAD, err.message, 1);
@@ -1370,7 +1431,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       );
       return;
     }
-    if (threadId !== 0 && !target.idle && this.ctx.admin) void this.ctx.admin.rows(`KILL ${threadId}`).catch(() => undefined);
+    if (threadId !== 0 && !target.idle && admin !== null) void admin.rows(`KILL ${threadId}`).catch(() => undefined);
     target.kill();
     this.replyOk();
   }
@@ -1420,11 +1481,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const m = /^\s*SLUICE\s+EXPLAIN\s+([\s\S]+)$/i.exec(sql);
     if (!m) return this.onAdminStatement(sql);
     const stmt = Buffer.from(m[1]!, 'utf8');
-    const info = lexStatement(stmt, 0, stmt.length, { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() });
+    const info = lexStatement(stmt, 0, stmt.length, this.lexOptions());
     const router = this.ctx.router;
-    const opts = { noBackslashEscapes: this.state.noBackslashEscapes(), ansiQuotes: this.state.ansiQuotes() };
     const decision = decideRoute(info, {
-      multiAllReads: splitStatements(stmt, 0, stmt.length, opts.noBackslashEscapes).every((r) => replicaEligible(lexStatement(stmt, r.start, r.end, opts))),
+      multiAllReads: this.allPartsReplicaEligible(stmt, 0),
       splitting: router !== null && router.hasReplicas && router.config.read_write_split && this.ctx.config.multiplexing,
       pinnedOrTransactional: this.pins.size > 0 || !this.autocommit(),
       preference: this.routePreference,
@@ -1492,6 +1552,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onBackendClosed(conn: BackendConnection): void {
     if (conn !== this.backend) return;
+    conn.pool?.removeSticky(this);
     conn.pool?.discard(conn);
     this.backend = null;
     this.backendPaused = false;
@@ -1585,11 +1646,20 @@ class PrepareFailed extends BackendError {}
 /** A SET whose (first) variable is one of Sluice's own. */
 const SLUICE_SET = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sluice_/i;
 
-const DIAGNOSTICS = /WARNINGS|ERRORS|WARNING_COUNT|ERROR_COUNT|DIAGNOSTICS|ROW_COUNT|FOUND_ROWS/i;
+const SHOW_DIAGNOSTICS = /^\s*SHOW\s+(?:COUNT\s*\(\s*\*\s*\)\s+)?(?:WARNINGS|ERRORS)\b/i;
+const SELECT_DIAGNOSTICS = /\b(?:@@(?:SESSION\.)?(?:WARNING_COUNT|ERROR_COUNT)|ROW_COUNT\s*\(|FOUND_ROWS\s*\()/i;
+const GET_DIAGNOSTICS = /^\s*GET\s+(?:CURRENT\s+|STACKED\s+)?DIAGNOSTICS\b/i;
 
-/** SHOW WARNINGS / ERRORS, @@warning_count, GET DIAGNOSTICS …: about the previous statement's session. */
-function readsDiagnostics(payload: Buffer): boolean {
-  return payload[0] === Command.QUERY && payload.length < 512 && DIAGNOSTICS.test(payload.toString('latin1', 1));
+/**
+ * SHOW WARNINGS / ERRORS, SELECT @@warning_count / ROW_COUNT() / FOUND_ROWS(), GET DIAGNOSTICS: statements
+ * about the previous statement's session, which must run where it ran. Never true for a write.
+ */
+function readsDiagnostics(payload: Buffer, info: StatementInfo): boolean {
+  if (payload[0] !== Command.QUERY || payload.length > 512) return false;
+  const sql = payload.toString('latin1', 1);
+  if (info.kind === StatementKind.Show) return SHOW_DIAGNOSTICS.test(sql);
+  if (info.kind === StatementKind.Select) return SELECT_DIAGNOSTICS.test(sql) && !(info.flags & StatementFlag.MULTI_STATEMENT);
+  return GET_DIAGNOSTICS.test(sql);
 }
 
 function closeStatementPacket(id: number): Buffer {

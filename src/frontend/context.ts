@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { SluiceConfig } from '../config/schema.js';
 import type { PoolManager, PoolOptions } from '../backend/pool.js';
 import type { BackendEndpoint } from '../backend/connection.js';
-import type { AdminChannel } from '../backend/admin-channel.js';
+import { AdminChannel } from '../backend/admin-channel.js';
 import type { UserDirectory } from './users.js';
 import type { Router } from '../router/router.js';
 import type { Logger } from '../util/log.js';
@@ -15,6 +15,8 @@ export interface SessionHandle {
   readonly userName: string;
   /** Thread id of the backend connection serving the session right now, or 0. */
   currentBackendThreadId(): number;
+  /** Name of the backend that connection belongs to, or null. */
+  currentBackendName(): string | null;
   /** Ends the session (KILL CONNECTION). */
   kill(): void;
   /** Finishes the current statement then closes (graceful shutdown). */
@@ -80,6 +82,27 @@ export class ProxyContext {
     readonly primary: BackendEndpoint,
     readonly log: Logger,
   ) {}
+
+  private readonly adminChannels = new Map<string, AdminChannel>();
+
+  /** The monitor account's channel to a backend (the primary's is `admin`), for KILL. */
+  adminFor(backend: string | null): AdminChannel | null {
+    if (backend === null || backend === this.primary.name) return this.admin;
+    let ch = this.adminChannels.get(backend);
+    if (!ch) {
+      const b = this.config.backends.find((x) => x.name === backend);
+      if (!b) return null;
+      const opts = poolOptionsFrom(this.config);
+      ch = new AdminChannel({ name: b.name, host: b.host, port: b.port }, this.config.monitor.user, this.config.monitor.password, { connectTimeoutMs: opts.connectTimeoutMs, tls: opts.tls });
+      this.adminChannels.set(backend, ch);
+    }
+    return ch;
+  }
+
+  closeAdminChannels(): void {
+    for (const ch of this.adminChannels.values()) ch.close();
+    this.adminChannels.clear();
+  }
 
   allocateId(): number {
     const id = this.nextId;

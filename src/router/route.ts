@@ -77,13 +77,15 @@ export function decideRoute(info: StatementInfo, s: RouteSituation): RouteDecisi
   const via = hinted !== null ? 'hint' : 'session/user setting';
   if (!s.splitting) return { target: 'primary', reason: 'read/write splitting is off or no replica is configured' };
   if (s.pinnedOrTransactional) return { target: 'primary', reason: 'inside a transaction or pinned session' };
-  if (info.kind === StatementKind.Begin && info.flags & StatementFlag.READ_ONLY_TRANSACTION && s.readOnlyTransactionsToReplica && pref !== 'primary') {
+  if (info.kind === StatementKind.Begin && info.flags & StatementFlag.READ_ONLY_TRANSACTION && !(info.flags & StatementFlag.MULTI_STATEMENT) && s.readOnlyTransactionsToReplica && pref !== 'primary') {
     return { target: 'replica', reason: 'read-only transaction (routing.read_only_transactions = replica)' };
   }
   if (pref === 'primary') return { target: 'primary', reason: `route=primary (${via})` };
-  if (pref === 'replica') return { target: 'replica', reason: `route=replica (${via})` };
-  if (!isReadKind(info.kind)) return { target: 'primary', reason: 'not a read' };
+  // Only reads can be forced onto a replica: a write there would fail (read_only) or, for accounts that
+  // bypass read_only, silently diverge from the primary.
+  if (!isReadKind(info.kind)) return { target: 'primary', reason: pref === 'replica' ? 'not a read (route=replica applies to reads only)' : 'not a read' };
   if (info.flags & StatementFlag.MULTI_STATEMENT && !s.multiAllReads) return { target: 'primary', reason: 'multi-statement with a part that is not a plain read' };
+  if (pref === 'replica') return { target: 'replica', reason: `route=replica (${via})` };
   for (const [flag, why] of FLAG_REASONS) if (info.flags & flag) return { target: 'primary', reason: why };
   return { target: 'replica', reason: 'read-only statement' };
 }

@@ -6,7 +6,7 @@ export interface Range {
   end: number;
 }
 
-export function splitStatements(sql: Buffer, start: number, end: number, noBackslashEscapes: boolean): Range[] {
+export function splitStatements(sql: Buffer, start: number, end: number, noBackslashEscapes: boolean, ansiQuotes = false): Range[] {
   const parts: Range[] = [];
   let from = start;
   let i = start;
@@ -16,7 +16,8 @@ export function splitStatements(sql: Buffer, start: number, end: number, noBacks
       i++;
       while (i < end) {
         const d = sql[i]!;
-        if (d === 0x5c /* \ */ && c !== 0x60 && !noBackslashEscapes) {
+        // Backslash escapes only in strings ('…', and "…" unless ANSI_QUOTES makes it an identifier).
+        if (d === 0x5c /* \ */ && c !== 0x60 && !(c === 0x22 && ansiQuotes) && !noBackslashEscapes) {
           i += 2;
           continue;
         }

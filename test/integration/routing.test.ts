@@ -182,6 +182,8 @@ test('consistency timeout falls back to the primary (or errors when configured s
   } finally {
     await strict.close();
     await setReplicaDelay(0);
+    // A replica that timed out is skipped for 3 s (router.suspect): let that pass before the next test.
+    await new Promise((r) => setTimeout(r, 3500));
   }
 });
 
@@ -235,4 +237,48 @@ test('no healthy replica: reads go to the primary, or fail clearly when routing.
     await fallback.close();
     await strict.close();
   }
+});
+
+test('writes never land on a replica: after a failed or warning read, with route=replica, in tricky multi-statements', async () => {
+  const c = await connectApp(sluice.port, { database: db, multipleStatements: true });
+  const onPrimary = async (id: number) => (await rootQuery<unknown[]>(`SELECT 1 FROM ${db}.kv WHERE id = ?`, [id], testTopology().primary)).length === 1;
+  await assert.rejects(c.query('SELECT * FROM no_such_table_x'));
+  await c.query('INSERT INTO kv VALUES (600001, 1)'); // the failed read left a replica connection held
+  assert.ok(await onPrimary(600001), 'the INSERT after a failed replica read ran on the primary');
+  await c.query("SELECT CAST('12abc' AS INTEGER) AS w"); // a warning on a replica
+  await c.query('INSERT INTO kv VALUES (600002, 2) /* row_count errors warnings */');
+  assert.ok(await onPrimary(600002), 'a write mentioning row_count/warnings still ran on the primary');
+  const [w] = await c.query("SELECT CAST('12abc' AS INTEGER) AS w; SHOW WARNINGS");
+  void w;
+  await c.query("SET sluice_route = 'replica'");
+  await c.query('INSERT INTO kv VALUES (600003, 3)');
+  assert.ok(await onPrimary(600003), 'route=replica applies to reads only');
+  await c.query("SET sluice_route = 'auto'");
+  await c.query("SET sql_mode = 'ANSI_QUOTES'");
+  const [explain] = await c.query(`SLUICE EXPLAIN SELECT "a\\"; DELETE FROM kv WHERE id = 600003; SELECT "b"`);
+  assert.equal((explain as Array<{ route: string }>)[0]!.route, 'primary', 'ANSI_QUOTES: the DELETE is seen');
+  await c.query("SET sql_mode = DEFAULT");
+  // COM_RESET_CONNECTION puts SET sluice_* back to the user's defaults.
+  await c.query("SET sluice_route = 'primary'");
+  await c.reset();
+  const [[{ id }]] = (await c.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+  assert.ok(replicaIds.includes(Number(id)), 'after a reset, reads go to replicas again');
+  await c.end();
+});
+
+test('KILL QUERY reaches a read running on a replica', { timeout: 30000 }, async () => {
+  const victim = await connectApp(sluice.port, { database: db });
+  const killer = await connectApp(sluice.port, { database: db });
+  const slow = victim.query('SELECT SLEEP(10) AS s').then(
+    () => null,
+    (e: { errno: number }) => e,
+  );
+  await new Promise((r) => setTimeout(r, 400));
+  const t0 = Date.now();
+  await killer.query(`KILL QUERY ${victim.threadId}`);
+  const err = await slow;
+  assert.equal(err?.errno, 1317);
+  assert.ok(Date.now() - t0 < 5000);
+  await victim.end();
+  await killer.end();
 });
