@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ProxyContext } from '../frontend/context.js';
 import type { Logger } from '../util/log.js';
 import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
-import { backendsDoc, poolsDoc, sessionsDoc, statsDoc } from './views.js';
+import { backendsDoc, poolsDoc, sessionsDoc, statsDoc, digestsDoc } from './views.js';
 import { createSluiceMetrics } from './metrics.js';
 
 export type { AdminActions } from './types.js';
@@ -59,6 +59,7 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
     '/api/v1/pools': () => ({ pools: poolsDoc(source) }),
     '/api/v1/sessions': () => ({ sessions: sessionsDoc(source) }),
     '/api/v1/stats': () => statsDoc(source),
+    '/api/v1/digests': () => ({ digests: digestsDoc(source) }),
   };
 
   function authorize(req: IncomingMessage): void {
@@ -92,6 +93,13 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
     if (route) {
       allow(method, ['GET']);
       sendJson(res, 200, await route());
+      return;
+    }
+    if (path === '/api/v1/digests/reset') {
+      allow(method, ['POST']);
+      authorize(req);
+      source.digests?.reset();
+      sendJson(res, 200, { reset: true });
       return;
     }
     const action = BACKEND_ACTION.exec(path);

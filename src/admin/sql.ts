@@ -1,11 +1,11 @@
 // Admin statements on the main port (users with `admin: true` in the config), for the mariadb CLI:
-//   SLUICE SHOW BACKENDS | POOLS | SESSIONS | STATS
+//   SLUICE SHOW BACKENDS | POOLS | SESSIONS | STATS | DIGESTS, SLUICE RESET DIGESTS
 //   SLUICE SET BACKEND <name> OFFLINE | ONLINE
 //   SLUICE RELOAD (re-reads the config file; handled by ClientSession, which has the loader)
 // The result sets carry the same documents as the HTTP API (views.ts), one column per field.
 import type { Cell } from '../protocol/resultset.js';
 import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
-import { backendsDoc, poolsDoc, sessionsDoc, statsDoc } from './views.js';
+import { backendsDoc, digestsDoc, poolsDoc, sessionsDoc, statsDoc } from './views.js';
 
 export type AdminSqlResult =
   | { kind: 'rows'; columns: string[]; rows: Cell[][] }
@@ -13,11 +13,12 @@ export type AdminSqlResult =
   | { kind: 'error'; code: number; sqlState: string; message: string };
 
 const RELOAD = /^\s*SLUICE\s+RELOAD\s*;?\s*$/i;
+const DIGESTS = /^\s*SLUICE\s+(SHOW|RESET)\s+DIGESTS\s*;?\s*$/i;
 const SHOW = /^\s*SLUICE\s+SHOW\s+(BACKENDS|POOLS|SESSIONS|STATS)\s*;?\s*$/i;
 const SET_BACKEND = /^\s*SLUICE\s+SET\s+BACKEND\s+`?([A-Za-z0-9_.-]+)`?\s+(OFFLINE|ONLINE)\s*;?\s*$/i;
 
 export function isAdminStatement(sql: string): boolean {
-  return SHOW.test(sql) || SET_BACKEND.test(sql) || RELOAD.test(sql);
+  return SHOW.test(sql) || SET_BACKEND.test(sql) || RELOAD.test(sql) || DIGESTS.test(sql);
 }
 
 export function isReloadStatement(sql: string): boolean {
@@ -25,6 +26,14 @@ export function isReloadStatement(sql: string): boolean {
 }
 
 export function runAdminStatement(sql: string, ctx: AdminContext, monitor: AdminMonitor | null, actions: AdminActions | null): AdminSqlResult {
+  const dig = DIGESTS.exec(sql);
+  if (dig && ctx.digests) {
+    if (dig[1]!.toUpperCase() === 'RESET') {
+      ctx.digests.reset();
+      return { kind: 'ok', message: 'digest statistics reset' };
+    }
+    return table(digestsDoc(ctx));
+  }
   const show = SHOW.exec(sql);
   if (show) {
     switch (show[1]!.toUpperCase()) {

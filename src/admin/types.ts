@@ -4,6 +4,7 @@
 import type { BackendEndpoint } from '../backend/connection.js';
 import type { TopologySnapshot } from '../router/topology-snapshot.js';
 import type { Counters } from '../frontend/context.js';
+import type { DigestStats } from '../frontend/digest-stats.js';
 
 /**
  * One client session as the admin API shows it. `id`, `userName`, `idle` and `currentBackendThreadId()` are
@@ -67,6 +68,8 @@ export interface AdminContext {
   readonly pools: { list(): readonly AdminPoolView[] };
   readonly primary: BackendEndpoint;
   readonly router: { readonly stats: AdminRouterStats } | null;
+  /** Per-digest statement statistics (absent in tests that do not need them). */
+  readonly digests?: DigestStats;
 }
 
 /** The backend monitor (BackendMonitor fits). */

@@ -2,6 +2,7 @@
 // functions of their inputs: field names are snake_case and stable; a value Sluice does not know is null,
 // never a missing field. Nothing here may carry a password: users are shown by name, statements only in
 // normalized form (literals replaced by ?).
+import { quantileMs } from '../frontend/digest-stats.js';
 import { Capability, PROFILE_CAPABILITIES } from '../protocol/constants.js';
 import { PinReason } from '../frontend/context.js';
 import { digest } from '../router/digest.js';
@@ -251,4 +252,36 @@ export function statsDoc(ctx: AdminContext): StatsDoc {
             no_replica: r.noReplica,
           },
   };
+}
+
+export interface DigestDoc {
+  digest: string;
+  hash: string;
+  count: number;
+  total_ms: number;
+  avg_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  rows: number;
+  errors: number;
+}
+
+/** Query digests by total time (like ProxySQL's stats_mysql_query_digest), at most `limit` of them. */
+export function digestsDoc(ctx: AdminContext, limit = 100): DigestDoc[] {
+  if (!ctx.digests) return [];
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  return ctx.digests
+    .list()
+    .slice(0, limit)
+    .map((e) => ({
+      digest: e.text,
+      hash: e.hash,
+      count: e.count,
+      total_ms: round(e.totalMs),
+      avg_ms: round(e.count > 0 ? e.totalMs / e.count : 0),
+      p99_ms: round(quantileMs(e, 0.99)),
+      max_ms: round(e.maxMs),
+      rows: e.rows,
+      errors: e.errors,
+    }));
 }

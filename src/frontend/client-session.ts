@@ -27,6 +27,7 @@ import { textResultSet } from '../protocol/resultset.js';
 import { isAdminStatement, isReloadStatement, runAdminStatement } from '../admin/sql.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
+import { digest, type Digest } from '../router/digest.js';
 import { splitStatements } from '../router/split-statements.js';
 import { BALANCE_POLICIES, Balancer, type BalancePolicy } from '../router/balancer.js';
 import { mergeGtidPositions, type BackendView } from '../router/topology-snapshot.js';
@@ -118,6 +119,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private consistencyTimeoutMs = 1000;
   /** A balancer of the session's own after SET sluice_policy; null = the cluster's. */
   private balancer: Balancer | null = null;
+  /** Digest of the statement in flight (COM_QUERY / COM_STMT_EXECUTE) and when it was received. */
+  private curDigest: Digest | null = null;
+  private startedAt = 0;
   /** GTID of this session's last write (from session tracking), for `session` consistency. */
   private lastWriteGtid = '';
   /** GTID to wait for on the replica, sent in the same write as the statement; '' = none. */
@@ -446,6 +450,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private dispatch(p: Packet): void {
     if (this.stickyNext) this.backend?.pool?.removeSticky(this);
     this.retries = 0;
+    this.curDigest = null;
     this.cur = p;
     this.responded = false;
     this.curInfo = null;
@@ -507,8 +512,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   private onQuery(p: Packet): void {
-    const info = lexStatement(p.payload, 1, p.payload.length, this.lexOptions());
+    const opts = this.lexOptions();
+    const info = lexStatement(p.payload, 1, p.payload.length, opts);
     this.curInfo = info;
+    this.curDigest = digest(p.payload, 1, p.payload.length, opts);
+    this.startedAt = performance.now();
     if (info.kind === StatementKind.Kill && info.kill !== null && !info.kill.queryId) {
       return this.onKill(info.kill.id, info.kill.query);
     }
@@ -911,6 +919,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.curBoundFlagOffset = hdr.boundFlagOffset;
     this.curStmt = stmt;
     this.curInfo = stmt.info;
+    this.curDigest = stmt.digest;
+    this.startedAt = performance.now();
     this.execute(p, ResponseKind.Result, true);
   }
 
@@ -1100,8 +1110,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const key = statementKey(sql, this.state.schema, this.state.vars.get('sql_mode'), this.state.vars.get('character_set_client'));
     this.registerBackendStatement(conn, key, backendId, params, columns);
     const id = this.nextStatementId++;
-    const info = lexStatement(sql, 0, sql.length, this.lexOptions());
-    this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false, info });
+    const opts = this.lexOptions();
+    const info = lexStatement(sql, 0, sql.length, opts);
+    this.statements.set(id, { id, sql, key, params, columns, paramTypes: null, cursorOpen: false, longData: false, info, digest: digest(sql, 0, sql.length, opts) });
     this.lastPreparedId = id;
     buf.writeUInt32LE(id, start + 5);
   }
@@ -1126,6 +1137,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       if (!wait.reached) return this.onReplicaBehind(conn, gtid);
       this.ctx.router!.noteReached(this.curReplica!, gtid);
     }
+    const d = this.curDigest;
+    if (d !== null) this.ctx.digests.record(d.text, d.hash, performance.now() - this.startedAt, conn.scanner.rows, conn.scanner.lastWasError);
     if (this.curReplica !== null) {
       // Feeds least_latency (EWMA) and least_connections.
       this.ctx.router!.recordUse(this.curReplica.name, performance.now() - this.sentAt, conn.pool!.size - conn.pool!.idleCount);

@@ -6,6 +6,7 @@ import type { SluiceConfig } from '../config/schema.js';
 import type { PoolManager, PoolOptions } from '../backend/pool.js';
 import type { BackendEndpoint } from '../backend/connection.js';
 import { AdminChannel } from '../backend/admin-channel.js';
+import { DigestStats } from './digest-stats.js';
 import type { UserDirectory } from './users.js';
 import type { Router } from '../router/router.js';
 import type { Logger } from '../util/log.js';
@@ -71,6 +72,8 @@ export class ProxyContext {
   draining = false;
   /** Read/write splitting; null when no replica is configured. */
   router: Router | null = null;
+  /** Per-digest statement statistics (SLUICE SHOW DIGESTS, /api/v1/digests). */
+  readonly digests = new DigestStats();
   /** Re-reads the config file and applies it (set by app.ts when started from a file); throws with the reason. */
   reloadFromFile: (() => string[]) | null = null;
 

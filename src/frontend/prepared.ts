@@ -5,6 +5,7 @@
 import { Command } from '../protocol/constants.js';
 import { PacketWriter } from '../protocol/writer.js';
 import type { StatementInfo } from '../router/lexer.js';
+import type { Digest } from '../router/digest.js';
 
 export interface ClientStatement {
   readonly id: number;
@@ -21,6 +22,8 @@ export interface ClientStatement {
   longData: boolean;
   /** What the lexer says about the SQL (pins and user-variable captures apply per execute). */
   readonly info: StatementInfo;
+  /** Normalized text + hash, computed once at prepare (digest statistics). */
+  readonly digest: Digest;
 }
 
 /** Cache key of a server-side statement: what it was parsed under matters, not just its text. */

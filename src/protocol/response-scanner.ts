@@ -86,6 +86,8 @@ export class ResponseScanner {
   statusSeen = false;
   /** Column count of the current result set (0 for OK results). */
   columnCount = 0;
+  /** Rows seen in this response (all result sets). */
+  rows = 0;
   handler: ResponseHandler | null = null;
 
   isActive(): boolean {
@@ -104,6 +106,7 @@ export class ResponseScanner {
     this.heldLen = 0;
     this.lastWasError = false;
     this.statusSeen = false;
+    this.rows = 0;
     this.last.warnings = 0;
     this.columnCount = 0;
     this.state = firstState(kind);
@@ -272,6 +275,9 @@ export class ResponseScanner {
 
   private onDataPacket(): void {
     switch (this.state) {
+      case State.Rows:
+        this.rows++;
+        break;
       case State.ColumnDefs:
         if (--this.counter === 0) this.state = this.deprecateEof ? State.Rows : State.ColumnDefsEof;
         break;

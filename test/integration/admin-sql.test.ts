@@ -74,3 +74,26 @@ test('admin statements need an admin user; SLUICE SET BACKEND takes a replica ou
   await assert.rejects(cli('ops', 'ops-secret', 'SLUICE SET BACKEND primary OFFLINE'), /ERROR 1210/);
   await c.end();
 });
+
+test('SLUICE SHOW DIGESTS: statements grouped by normalized text with counts, rows, errors and times', async () => {
+  await cli('ops', 'ops-secret', 'SLUICE RESET DIGESTS');
+  const c = await connectApp(sluice.port);
+  for (let i = 0; i < 30; i++) await c.query(`SELECT ${i} + 1 AS x /* digest-test */`);
+  for (let i = 0; i < 10; i++) await c.execute('SELECT ? AS y, ? AS z FROM DUAL WHERE 1 = 1', [i, 'v']);
+  for (let i = 0; i < 3; i++) await c.query(`SELECT * FROM no_such_digest_table WHERE id = ${i}`).catch(() => undefined);
+  await c.end();
+  const rows = await cli('ops', 'ops-secret', 'SLUICE SHOW DIGESTS');
+  const byText = new Map(rows.map((r) => [r.digest, r]));
+  const sel = byText.get('SELECT ? + ? AS x');
+  assert.ok(sel, `digests: ${rows.map((r) => r.digest).join(' | ')}`);
+  assert.equal(Number(sel.count), 30);
+  assert.equal(Number(sel.rows), 30);
+  assert.ok(Number(sel.total_ms) > 0 && Number(sel.p99_ms) >= Number(sel.avg_ms) * 0.5);
+  const ps = [...byText.values()].find((r) => r.digest.startsWith('SELECT ? AS y'));
+  assert.equal(Number(ps?.count), 10, 'prepared executions are counted under their statement');
+  const bad = [...byText.values()].find((r) => r.digest.includes('no_such_digest_table'));
+  assert.equal(Number(bad?.errors), 3);
+  await cli('ops', 'ops-secret', 'SLUICE RESET DIGESTS');
+  const after = await cli('ops', 'ops-secret', 'SLUICE SHOW DIGESTS');
+  assert.ok(after.every((r) => r.digest !== 'SELECT ? + ? AS x'));
+});

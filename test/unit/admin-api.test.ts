@@ -1,5 +1,6 @@
 // Admin HTTP API and metrics against a fake proxy state: documents, Prometheus exposition (checked with a
 // text-format parser library), token checks, status codes, and that nothing leaks (stacks, literals).
+import { DigestStats } from '../../src/frontend/digest-stats.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -7,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { startAdminHttp, type AdminHttpServer } from '../../src/admin/http-server.js';
 import { createSluiceMetrics, SLUICE_METRIC_NAMES } from '../../src/admin/metrics.js';
-import { backendsDoc, displayStatement, poolsDoc, sessionsDoc, statsDoc } from '../../src/admin/views.js';
+import { backendsDoc, displayStatement, poolsDoc, sessionsDoc, statsDoc, digestsDoc } from '../../src/admin/views.js';
 import type { AdminActions, AdminContext, AdminPoolView, AdminSessionView } from '../../src/admin/types.js';
 import type { ProxyContext } from '../../src/frontend/context.js';
 import { buildSnapshot, makeBackendView } from '../../src/router/topology-snapshot.js';
@@ -316,6 +317,8 @@ describe('docs/openapi.yaml', () => {
       '/api/v1/backends',
       '/api/v1/backends/{name}/offline',
       '/api/v1/backends/{name}/online',
+      '/api/v1/digests',
+      '/api/v1/digests/reset',
       '/api/v1/pools',
       '/api/v1/sessions',
       '/api/v1/stats',
@@ -331,5 +334,8 @@ describe('docs/openapi.yaml', () => {
     assert.deepEqual(required('Pool'), Object.keys(poolsDoc(ctx)[0]!).sort());
     assert.deepEqual(required('Session'), Object.keys(sessionsDoc(ctx)[0]!).sort());
     assert.deepEqual(required('Stats'), Object.keys(statsDoc(ctx)).sort());
+    const digests = new DigestStats();
+    digests.record('SELECT ?', 1n, 0.5, 1, false);
+    assert.deepEqual(required('Digest'), Object.keys(digestsDoc({ ...ctx, digests })[0]!).sort());
   });
 });

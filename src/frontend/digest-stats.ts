@@ -1,0 +1,76 @@
+// Per-digest statement statistics (ProxySQL's stats_mysql_query_digest): normalized text, count, total and
+// p99 time, rows, errors. Bounded: at most `limit` digests; later new ones are counted under one
+// "(other digests)" entry. Latency percentiles come from a log-scale histogram (2 buckets per octave).
+
+const BUCKETS = 64;
+
+export interface DigestEntry {
+  readonly text: string;
+  readonly hash: string;
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  rows: number;
+  errors: number;
+  readonly histogram: Uint32Array;
+}
+
+export class DigestStats {
+  private entries = new Map<string, DigestEntry>();
+  private other: DigestEntry | null = null;
+
+  constructor(private readonly limit = 5000) {}
+
+  record(text: string, hash: bigint, ms: number, rows: number, error: boolean): void {
+    const key = hash.toString(16);
+    let e = this.entries.get(key);
+    if (e === undefined) {
+      if (this.entries.size >= this.limit) {
+        e = this.other ??= newEntry('(other digests)', 'other');
+      } else {
+        e = newEntry(text, key);
+        this.entries.set(key, e);
+      }
+    }
+    e.count++;
+    e.totalMs += ms;
+    if (ms > e.maxMs) e.maxMs = ms;
+    e.rows += rows;
+    if (error) e.errors++;
+    e.histogram[bucketOf(ms)]!++;
+  }
+
+  /** Entries by total time, highest first. */
+  list(): DigestEntry[] {
+    const all = [...this.entries.values()];
+    if (this.other) all.push(this.other);
+    return all.sort((a, b) => b.totalMs - a.totalMs);
+  }
+
+  reset(): void {
+    this.entries = new Map();
+    this.other = null;
+  }
+}
+
+function newEntry(text: string, hash: string): DigestEntry {
+  return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, histogram: new Uint32Array(BUCKETS) };
+}
+
+/** Bucket i holds latencies up to 2^(i/2) µs. */
+function bucketOf(ms: number): number {
+  const us = ms * 1000;
+  if (us <= 1) return 0;
+  return Math.min(BUCKETS - 1, Math.ceil(Math.log2(us) * 2));
+}
+
+/** Upper bound (ms) of the bucket holding the q-quantile. */
+export function quantileMs(e: DigestEntry, q: number): number {
+  const target = Math.ceil(e.count * q);
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += e.histogram[i]!;
+    if (seen >= target) return Math.min(2 ** (i / 2) / 1000, e.maxMs);
+  }
+  return e.maxMs;
+}
