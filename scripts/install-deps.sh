@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v mariadb_config >/dev/null 2>&1 || [ -f /usr/include/mariadb/mysql.h ] || need+=(libmariadb-dev)
+# Headless browser for the dashboard test (test/integration/dashboard.test.ts, driven by playwright-core)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

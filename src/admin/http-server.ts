@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { ProxyContext } from '../frontend/context.js';
 import type { Logger } from '../util/log.js';
 import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
@@ -53,6 +54,7 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
   const tokenDigest = opts.token !== null && opts.token !== '' ? sha256(opts.token) : null;
 
   const snapshot = () => (opts.monitor ? opts.monitor.snapshot() : null);
+  const dashboard = loadDashboard(log); // dashboard: static assets, read once
 
   const routes: Record<string, () => Promise<unknown> | unknown> = {
     '/api/v1/backends': () => ({ backends: backendsDoc(source, snapshot(), actions) }),
@@ -83,6 +85,15 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
     }
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
 
+    // ---- dashboard (GET / and GET /dashboard/<file>; see the dashboard section at the end) ----
+    if (path === '/' || path === '/dashboard' || path.startsWith('/dashboard/')) {
+      allow(method, ['GET', 'HEAD']);
+      const asset = dashboard.get(path === '/' || path === '/dashboard' ? '/dashboard/index.html' : path);
+      if (asset === undefined) throw new HttpError(404, 'not_found', `no such dashboard file: ${path}`);
+      sendAsset(res, asset, method === 'HEAD');
+      return;
+    }
+    // ---- end dashboard ----
     if (path === '/metrics') {
       allow(method, ['GET']);
       const body = await metrics.render();
@@ -197,3 +208,62 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
   });
   res.end(body);
 }
+
+// ---- dashboard ----------------------------------------------------------------------------------------
+// The live dashboard (docs: README "Operating it"): static files from src/admin/dashboard/ (HTML, plain JS,
+// CSS; no build step, nothing fetched from elsewhere), read into memory when the listener starts and served
+// by exact name only, so no request path can reach any other file.
+
+interface DashboardAsset {
+  body: Buffer;
+  type: string;
+}
+
+const DASHBOARD_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** Where the assets are: next to this module (running from src/) or in src/ when running from dist/src/. */
+const DASHBOARD_DIRS = [new URL('./dashboard/', import.meta.url), new URL('../../../src/admin/dashboard/', import.meta.url)];
+
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function loadDashboard(log: Logger): Map<string, DashboardAsset> {
+  for (const dir of DASHBOARD_DIRS) {
+    let names: string[];
+    try {
+      names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    } catch {
+      continue;
+    }
+    if (!names.includes('index.html')) continue;
+    const assets = new Map<string, DashboardAsset>();
+    for (const name of names) {
+      const ext = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[a-z]+)$/.exec(name)?.[1];
+      const type = ext === undefined ? undefined : DASHBOARD_TYPES[ext];
+      if (type !== undefined) assets.set(`/dashboard/${name}`, { body: readFileSync(new URL(name, dir)), type });
+    }
+    return assets;
+  }
+  log.warn('dashboard assets not found (src/admin/dashboard): GET / answers 404');
+  return new Map();
+}
+
+function sendAsset(res: ServerResponse, asset: DashboardAsset, headOnly: boolean): void {
+  res.writeHead(200, {
+    'Content-Type': asset.type,
+    'Content-Length': asset.body.length,
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    ...(asset.type.startsWith('text/html') ? { 'Content-Security-Policy': DASHBOARD_CSP, 'X-Frame-Options': 'DENY' } : {}),
+  });
+  res.end(headOnly ? undefined : asset.body);
+}
+// ---- end dashboard ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
 import { isAdminStatement, isReloadStatement, runAdminStatement } from '../admin/sql.js';
 import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
-import { decideRoute, replicaEligible, type RoutePreference } from '../router/route.js';
+import { decideRoute, isReadKind, replicaEligible, type RoutePreference } from '../router/route.js';
 import { digest, type Digest } from '../router/digest.js';
 import { splitStatements } from '../router/split-statements.js';
 import { BALANCE_POLICIES, Balancer, type BalancePolicy } from '../router/balancer.js';
@@ -607,7 +607,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       preference: this.routePreference,
       readOnlyTransactionsToReplica: router.config.read_only_transactions === 'replica',
     });
-    if (decision.target === 'primary') return this.pool!;
+    if (decision.target === 'primary') {
+      if (isReadKind(info.kind)) router.stats.primaryReads++;
+      return this.pool!;
+    }
     const replica = router.pickReplica(this.balancer);
     if (replica === null) {
       router.stats.noReplica++;

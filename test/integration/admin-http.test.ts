@@ -258,7 +258,7 @@ test('state changes need the bearer token; unknown paths and backends are 404', 
   assert.equal(res.status, 404);
   assert.equal(await errorOf(res), 'not_found');
 
-  for (const path of ['/', '/api/v1', '/api/v1/backends/replica1', '/api/v2/pools', '/metrics/x']) {
+  for (const path of ['/api/v1', '/api/v1/backends/replica1', '/api/v2/pools', '/metrics/x']) {
     res = await fetch(`http://127.0.0.1:${admin.port}${path}`);
     assert.equal(res.status, 404, path);
     assert.equal(await errorOf(res), 'not_found');
