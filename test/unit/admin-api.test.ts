@@ -273,7 +273,7 @@ describe('admin HTTP server', () => {
     let res = await fetch(url(server, '/api/v1/nothing'));
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { error: string }).error, 'not_found');
-    res = await fetch(url(server, '/'));
+    res = await fetch(url(server, '/no/such/page'));
     assert.equal(res.status, 404);
     res = await fetch(url(server, '/api/v1/backends'), { method: 'DELETE' });
     assert.equal(res.status, 405);
