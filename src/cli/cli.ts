@@ -29,6 +29,7 @@ const OPTIONS = {
   replicas: { type: 'string' },
   dir: { type: 'string' },
   multiplexing: { type: 'string' },
+  admin: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -38,6 +39,7 @@ type OptionName = keyof typeof OPTIONS;
 const COMMANDS: Record<string, readonly OptionName[]> = {
   run: ['config', 'log-level'],
   check: ['config'],
+  status: ['admin'],
   sandbox: ['port', 'base-port', 'replicas', 'dir', 'multiplexing', 'log-level'],
   help: [],
   version: [],
@@ -47,6 +49,7 @@ export const USAGE = `\
 Usage:
   sluice [run] --config <file> [--log-level <level>]
   sluice check --config <file>
+  sluice status [--admin http://127.0.0.1:9033]
   sluice sandbox [--port <n>] [--base-port <n>] [--replicas <n>] [--dir <path>] [--multiplexing on|off]
                  [--log-level <level>]
   sluice help | --help | -h
@@ -58,6 +61,9 @@ Commands:
                   SIGHUP reloads the configuration file (users, pools, routing, replicas) without
                   dropping clients; an invalid file or a change that needs a restart is refused and logged.
   check           Validate the configuration file (including TLS files) and exit: 0 valid, 1 invalid.
+  status          Show backends (role, health, lag, connections), pools and counters of a running Sluice,
+                  read from its admin HTTP API (admin.http in its config). --admin <url> (default
+                  http://127.0.0.1:9033). Exit 1 when it cannot be reached.
   sandbox         Start local MariaDB servers (one primary, N replicas, replication set up) and a Sluice in
                   front of them, for trying things out. Ctrl-C tears everything down.
   help            Show this help.
@@ -160,6 +166,8 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case 'version':
       io.stdout(`${version()}\n`);
       return 0;
+    case 'status':
+      return await cmdStatus(str('admin') ?? 'http://127.0.0.1:9033', io);
     case 'check': {
       const path = requireConfig(str('config'));
       const config = loadConfigFile(path);
@@ -346,5 +354,42 @@ async function cmdSandbox(opts: SandboxCliOptions, io: CliIo): Promise<number> {
     await flush(logger);
     return code;
   }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// status
+
+interface StatusBackend {
+  name: string;
+  role: string;
+  health: string;
+  lag_seconds: number | null;
+  offline: boolean | null;
+  pools: { in_use: number; idle: number; waiting: number };
+}
+
+async function cmdStatus(base: string, io: CliIo): Promise<number> {
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(new URL(path, base), { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return (await res.json()) as T;
+  };
+  let backends: StatusBackend[];
+  let stats: Record<string, unknown>;
+  try {
+    backends = (await get<{ backends: StatusBackend[] }>('/api/v1/backends')).backends;
+    stats = await get<Record<string, unknown>>('/api/v1/stats');
+  } catch (err) {
+    io.stderr(`sluice: cannot read the admin API at ${base}: ${(err as Error).message} (is admin.http set in the config?)\n`);
+    return 1;
+  }
+  const rows = [['BACKEND', 'ROLE', 'HEALTH', 'LAG', 'IN USE', 'IDLE', 'WAITING']];
+  for (const b of backends) {
+    rows.push([b.name, b.role, b.offline ? `${b.health} (offline)` : b.health, b.lag_seconds === null ? '-' : `${b.lag_seconds}s`, String(b.pools.in_use), String(b.pools.idle), String(b.pools.waiting)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) io.stdout(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  io.stdout(`\nclients ${stats.client_connections} · statements ${stats.statements} · session syncs ${stats.session_syncs} · auth failures ${stats.auth_failures}\n`);
   return 0;
 }

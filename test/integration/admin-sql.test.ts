@@ -97,3 +97,17 @@ test('SLUICE SHOW DIGESTS: statements grouped by normalized text with counts, ro
   const after = await cli('ops', 'ops-secret', 'SLUICE SHOW DIGESTS');
   assert.ok(after.every((r) => r.digest !== 'SELECT ? + ? AS x'));
 });
+
+test('sluice status prints the backends and counters from the admin API, and fails clearly when unreachable', async () => {
+  const s = await startTestSluice({ routing: { read_write_split: true }, admin: { http: { port: 0, token: null } } });
+  try {
+    const { stdout } = await run(process.execPath, ['bin/sluice.js', 'status', '--admin', `http://127.0.0.1:${s.server.adminHttpPort}`], { timeout: 15000 });
+    assert.match(stdout, /^BACKEND\s+ROLE\s+HEALTH/m);
+    assert.match(stdout, /^primary\s+primary\s+up/m);
+    assert.match(stdout, /^replica1\s+replica\s+up/m);
+    assert.match(stdout, /clients \d+ · statements \d+/);
+  } finally {
+    await s.close();
+  }
+  await assert.rejects(run(process.execPath, ['bin/sluice.js', 'status', '--admin', 'http://127.0.0.1:1'], { timeout: 15000 }), (e: { code: number; stderr: string }) => e.code === 1 && /cannot read the admin API/.test(e.stderr));
+});
