@@ -7,7 +7,7 @@ import { Capability, Command, DEFAULT_COLLATION_ID } from '../protocol/constants
 import { PacketFramer, type Packet } from '../protocol/framer.js';
 import { parseHandshakeV10, parseAuthSwitchRequest, writeHandshakeResponse, writeSslRequest } from '../protocol/handshake.js';
 import { nativeStage1, nativeToken, sha2Token } from '../protocol/auth.js';
-import { parseErr, parseOk } from '../protocol/packets.js';
+import { parseErr } from '../protocol/packets.js';
 import { PacketWriter } from '../protocol/writer.js';
 import { PayloadReader } from '../protocol/reader.js';
 import { ResponseKind, ResponseScanner, type ResponseHandler } from '../protocol/response-scanner.js';
@@ -74,8 +74,6 @@ export class BackendConnection {
   readonly statements = new Map<string, BackendStatement>();
   readonly createdAt = Date.now();
   lastUsedAt = Date.now();
-  /** The last GTID this session's writes produced (from session tracking), for read-your-writes. */
-  lastGtid = '';
   closed = false;
   owner: BackendOwner | null = null;
   /** The pool this connection belongs to (null for Sluice's own channels). */
@@ -377,18 +375,6 @@ export class BackendConnection {
   /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
   sendNoResponse(bytes: Buffer): void {
     this.socket.write(bytes);
-  }
-
-  /** Applies session tracking data from an OK packet payload to this connection's state. */
-  absorbOk(payload: Buffer): void {
-    const ok = parseOk(payload, this.capabilities);
-    if (ok.sessionState) {
-      for (const [k, v] of ok.sessionState.variables) {
-        if (k === 'last_gtid') this.lastGtid = v;
-        else this.state.setVar(k, v);
-      }
-      if (ok.sessionState.schema !== null) this.state.setSchema(ok.sessionState.schema);
-    }
   }
 
   /**

@@ -17,6 +17,8 @@ export class SessionState {
   /** Value LAST_INSERT_ID() returns in this session. */
   lastInsertId = 0;
   private sig: string | null = null;
+  /** sql_mode flags the lexer needs, derived once per sql_mode change (read per statement). */
+  private modeFlags = -1;
 
   setVar(name: string, value: string): void {
     const key = name.toLowerCase();
@@ -24,6 +26,7 @@ export class SessionState {
     if (this.vars.get(key) === value) return;
     this.vars.set(key, value);
     this.sig = null;
+    if (key === 'sql_mode') this.modeFlags = -1;
   }
 
   setSchema(schema: string | null): void {
@@ -70,6 +73,7 @@ export class SessionState {
     this.schema = other.schema;
     this.lastInsertId = other.lastInsertId;
     this.sig = other.sig;
+    this.modeFlags = -1;
   }
 
   clear(baseline: ReadonlyMap<string, string>): void {
@@ -79,16 +83,23 @@ export class SessionState {
     this.schema = null;
     this.lastInsertId = 0;
     this.sig = null;
+    this.modeFlags = -1;
   }
 
   noBackslashEscapes(): boolean {
-    const mode = this.vars.get('sql_mode');
-    return mode !== undefined && mode.toUpperCase().includes('NO_BACKSLASH_ESCAPES');
+    return (this.sqlModeFlags() & 1) !== 0;
   }
 
   ansiQuotes(): boolean {
-    const mode = this.vars.get('sql_mode');
-    return mode !== undefined && /ANSI_QUOTES|\bANSI\b/i.test(mode);
+    return (this.sqlModeFlags() & 2) !== 0;
+  }
+
+  private sqlModeFlags(): number {
+    if (this.modeFlags < 0) {
+      const mode = this.vars.get('sql_mode') ?? '';
+      this.modeFlags = (/NO_BACKSLASH_ESCAPES/i.test(mode) ? 1 : 0) | (/ANSI_QUOTES|\bANSI\b/i.test(mode) ? 2 : 0);
+    }
+    return this.modeFlags;
   }
 }
 
@@ -144,8 +155,4 @@ export function sqlString(value: string, noBackslashEscapes: boolean): string {
 
 export function quoteUserVar(name: string): string {
   return /^[a-z0-9_$.]+$/i.test(name) ? name : '`' + name.replace(/`/g, '``') + '`';
-}
-
-export function quoteIdentifier(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
 }

@@ -25,7 +25,7 @@ import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
 import { isAdminStatement, isReloadStatement, runAdminStatement } from '../admin/sql.js';
-import { StatementFlag, StatementKind, lexStatement, type StatementInfo } from '../router/lexer.js';
+import { StatementFlag, StatementKind, lexStatement, type LexOptions, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, isReadKind, replicaEligible, type RoutePreference } from '../router/route.js';
 import { digest, type Digest } from '../router/digest.js';
 import { splitStatements } from '../router/split-statements.js';
@@ -119,6 +119,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private consistencyTimeoutMs = 1000;
   /** A balancer of the session's own after SET sluice_policy; null = the cluster's. */
   private balancer: Balancer | null = null;
+  /** Reused per statement (the lexer only reads it). */
+  private readonly lexOpts: LexOptions = { noBackslashEscapes: false, ansiQuotes: false };
   /** Digest of the statement in flight (COM_QUERY / COM_STMT_EXECUTE) and when it was received. */
   private curDigest: Digest | null = null;
   private startedAt = 0;
@@ -650,11 +652,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   /** What the lexer must know of sql_mode: the server's status flag and the tracked sql_mode agree on it. */
-  private lexOptions(): { noBackslashEscapes: boolean; ansiQuotes: boolean } {
-    return {
-      noBackslashEscapes: (this.lastStatus & ServerStatus.NO_BACKSLASH_ESCAPES) !== 0 || this.state.noBackslashEscapes(),
-      ansiQuotes: this.state.ansiQuotes(),
-    };
+  private lexOptions(): LexOptions {
+    const o = this.lexOpts;
+    o.noBackslashEscapes = (this.lastStatus & ServerStatus.NO_BACKSLASH_ESCAPES) !== 0 || this.state.noBackslashEscapes();
+    o.ansiQuotes = this.state.ansiQuotes();
+    return o;
   }
 
   /**
@@ -1072,7 +1074,6 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       for (let i = 0; i < ss.variables.length; i++) {
         const [name, value] = ss.variables[i]!;
         if (name === 'last_gtid') {
-          conn.lastGtid = value;
           if (value !== '') {
             // Per domain: a later write in another domain must not hide an earlier one.
             this.lastWriteGtid = this.lastWriteGtid === '' ? value : mergeGtidPositions(this.lastWriteGtid, value);
@@ -1141,7 +1142,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.ctx.router!.noteReached(this.curReplica!, gtid);
     }
     const d = this.curDigest;
-    if (d !== null) this.ctx.digests.record(d.text, d.hash, performance.now() - this.startedAt, conn.scanner.rows, conn.scanner.lastWasError);
+    if (d !== null) this.ctx.digests.record(d, performance.now() - this.startedAt, conn.scanner.rows, conn.scanner.lastWasError);
     if (this.curReplica !== null) {
       // Feeds least_latency (EWMA) and least_connections.
       this.ctx.router!.recordUse(this.curReplica.name, performance.now() - this.sentAt, conn.pool!.size - conn.pool!.idleCount);

@@ -21,15 +21,15 @@ export class DigestStats {
 
   constructor(private readonly limit = 5000) {}
 
-  record(text: string, hash: bigint, ms: number, rows: number, error: boolean): void {
-    const key = hash.toString(16);
-    let e = this.entries.get(key);
+  /** Keyed by the digest's text (equal texts have equal hashes; no BigInt→string per statement). */
+  record(d: { text: string; hash: bigint }, ms: number, rows: number, error: boolean): void {
+    let e = this.entries.get(d.text);
     if (e === undefined) {
       if (this.entries.size >= this.limit) {
         e = this.other ??= newEntry('(other digests)', 'other');
       } else {
-        e = newEntry(text, key);
-        this.entries.set(key, e);
+        e = newEntry(d.text, d.hash.toString(16));
+        this.entries.set(d.text, e);
       }
     }
     e.count++;

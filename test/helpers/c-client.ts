@@ -60,3 +60,22 @@ export function runClientBinary(binary: string, args: string[], env: Record<stri
     });
   });
 }
+
+/** Which backend connections (server thread ids) served the sessions of `user`, sampled every millisecond. */
+export function sampleBackendThreads(sessions: ReadonlyMap<number, { userName: string; currentBackendThreadId(): number }>, user: string): {
+  seen: Map<number, Set<number>>;
+  stop(): void;
+} {
+  const seen = new Map<number, Set<number>>();
+  const timer = setInterval(() => {
+    for (const [id, h] of sessions) {
+      if (h.userName !== user) continue;
+      const tid = h.currentBackendThreadId();
+      if (tid === 0) continue;
+      let set = seen.get(id);
+      if (!set) seen.set(id, (set = new Set()));
+      set.add(tid);
+    }
+  }, 1);
+  return { seen, stop: () => clearInterval(timer) };
+}

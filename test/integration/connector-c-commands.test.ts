@@ -11,7 +11,7 @@
 // A last test (pool of 1, so deterministic) checks that what one session leaves on a backend connection —
 // its database, MULTI_STATEMENTS_ON — does not reach the next session that gets that connection.
 import { test, before, after } from 'node:test';
-import { compileClient, runClientBinary, type RunResult } from '../helpers/c-client.js';
+import { compileClient, runClientBinary, sampleBackendThreads, type RunResult } from '../helpers/c-client.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -314,17 +314,8 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
 
   // Which backend connections (server thread ids) served the C clients' sessions, sampled every millisecond,
   // while they are C_USER (on the pool shared with the load; after mysql_change_user they are USER2).
-  const seen = new Map<number, Set<number>>();
-  const sampler = setInterval(() => {
-    for (const h of s.server.context.sessions.values()) {
-      if (h.userName !== C_USER) continue;
-      const tid = h.currentBackendThreadId();
-      if (tid === 0) continue;
-      let set = seen.get(h.id);
-      if (!set) seen.set(h.id, (set = new Set()));
-      set.add(tid);
-    }
-  }, 1);
+  const sampler = sampleBackendThreads(s.server.context.sessions, C_USER);
+  const seen = sampler.seen;
 
   let runs: RunResult[];
   const loadBefore = loadCounts.reduce((a, b) => a + b, 0);
@@ -335,7 +326,7 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
       runClient(s.port, C_USER, C_PASSWORD, dbs[1]!),
     ]);
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     loading = false;
     await Promise.all(load);
     await Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));

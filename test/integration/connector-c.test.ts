@@ -9,7 +9,7 @@
 //   4. two statement handles interleaved; 5. close then re-prepare.
 // Both runs must print exactly the expected lines (and so the same lines).
 import { test, before, after } from 'node:test';
-import { compileClient, runClientBinary, type RunResult } from '../helpers/c-client.js';
+import { compileClient, runClientBinary, sampleBackendThreads, type RunResult } from '../helpers/c-client.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -214,17 +214,8 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
   });
 
   // Which backend connections (server thread ids) served the C clients' sessions, sampled every millisecond.
-  const seen = new Map<number, Set<number>>();
-  const sampler = setInterval(() => {
-    for (const h of s.server.context.sessions.values()) {
-      if (h.userName !== C_USER) continue;
-      const tid = h.currentBackendThreadId();
-      if (tid === 0) continue;
-      let set = seen.get(h.id);
-      if (!set) seen.set(h.id, (set = new Set()));
-      set.add(tid);
-    }
-  }, 1);
+  const sampler = sampleBackendThreads(s.server.context.sessions, C_USER);
+  const seen = sampler.seen;
 
   let runs: RunResult[];
   const loadBefore = loadCounts.reduce((a, b) => a + b, 0);
@@ -236,7 +227,7 @@ test(`through Sluice (pool max ${POOL_MAX}) while ${LOAD_CLIENTS} mysql2 clients
       runClient(s.port, C_USER, C_PASSWORD, dbs[1]!),
     ]);
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     loading = false;
     await Promise.all(load);
     await Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));
