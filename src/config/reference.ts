@@ -76,6 +76,26 @@ routing:                         # read/write splitting (replicas are the backen
   consistency_fallback: primary  # replica did not catch up in time: primary | error, default primary
   read_only_transactions: primary  # START TRANSACTION READ ONLY goes to: primary | replica, default primary
 
+failover:                        # primary failure and switchover (needs at least one replica)
+  enabled: true                  # watch the primary, hold primary-bound statements while it is away, follow a new primary, default true
+  auto_promote: false            # promote the most advanced replica when the primary fails (MariaDB GTID replication), default false
+  check_interval_ms: 500         # how often the primary is probed, >= 50, default 500
+  detection_ms: 2000             # primary failed after no answer for this long (refused connections: after two probes), >= 100, default 2000
+  hang_promote_after_ms: 10000   # a primary that hangs (timeouts, not refusals) is promoted away only after this long, default 10000
+  catchup_timeout_ms: 10000      # max time for the candidate to apply its relay log / reach the old primary's position, default 10000
+  replication_user: null         # account replicas use to replicate from the new primary (CHANGE MASTER); required with auto_promote
+  replication_password: ''       # its password, default ''
+  rejoin: false                  # a returning old primary rejoins as a replica of the new one (when it has not diverged), default false
+  buffer:                        # statements bound for the primary while it is away
+    window_ms: 10000             # longest time one statement is held, default 10000
+    max_statements: 10000        # statements held at once, default 10000
+    max_bytes: 67108864          # bytes held at once, default 64 MiB
+    max_duration_ms: 30000       # longest failover: held statements fail after this, default 30000
+  replay:                        # interrupted transactions
+    enabled: true                # replay them on the new primary when the results match, default true
+    max_transaction_bytes: 1048576  # larger transactions are not recorded (not replayable), default 1 MiB
+  switchover_drain_ms: 5000      # planned switchover: time given to open transactions to finish, default 5000
+
 tls:                             # TLS towards clients; omit or null to disable (default null)
   cert: /etc/sluice/server-cert.pem   # required when tls is set (PEM)
   key: /etc/sluice/server-key.pem     # required when tls is set (PEM)

@@ -286,6 +286,42 @@ const routingSchema = z.strictObject({
   read_only_transactions: z.enum(['primary', 'replica']).default('primary'),
 });
 
+// ---------------------------------------------------------------------------------------------------------
+// failover
+
+const failoverSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    auto_promote: z.boolean().default(false),
+    check_interval_ms: int(50).default(500),
+    detection_ms: int(100).default(2000),
+    hang_promote_after_ms: int(0).default(10000),
+    catchup_timeout_ms: int(100).default(10000),
+    replication_user: nonEmpty().nullable().default(null),
+    replication_password: z.string().default(''),
+    rejoin: z.boolean().default(false),
+    buffer: z
+      .strictObject({
+        window_ms: int(0).default(10000),
+        max_statements: int(0).default(10000),
+        max_bytes: int(0).default(64 * 1024 * 1024),
+        max_duration_ms: int(0).default(30000),
+      })
+      .prefault({}),
+    replay: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        max_transaction_bytes: int(0).default(1024 * 1024),
+      })
+      .prefault({}),
+    switchover_drain_ms: int(0).default(5000),
+  })
+  .superRefine((f, ctx) => {
+    if (f.auto_promote && f.replication_user === null) {
+      ctx.addIssue({ code: 'custom', path: ['replication_user'], message: 'is required when auto_promote is true (replicas are repointed with it)' });
+    }
+  });
+
 const adminSchema = z.strictObject({
   http: z
     .strictObject({
@@ -310,6 +346,7 @@ export const configSchema = z.strictObject({
   pool: poolSchema.prefault({}),
   multiplexing: z.boolean().default(true),
   routing: routingSchema.prefault({}),
+  failover: failoverSchema.prefault({}),
   admin: adminSchema.prefault({}),
   tls: tlsSchema.nullable().default(null),
   backend_tls: backendTlsSchema.prefault({}),
@@ -332,6 +369,7 @@ export type TlsConfig = NonNullable<SluiceConfig['tls']>;
 export type BackendTlsConfig = SluiceConfig['backend_tls'];
 export type LimitsConfig = SluiceConfig['limits'];
 export type RoutingConfig = SluiceConfig['routing'];
+export type FailoverConfig = SluiceConfig['failover'];
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
 export function isSocketListener(l: ListenerConfig): l is SocketListenerConfig {

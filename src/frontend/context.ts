@@ -7,6 +7,8 @@ import type { PoolManager, PoolOptions } from '../backend/pool.js';
 import type { BackendEndpoint } from '../backend/connection.js';
 import { AdminChannel } from '../backend/admin-channel.js';
 import { DigestStats } from './digest-stats.js';
+import { StatementStats } from './statement-stats.js';
+import type { FailoverControl } from '../failover/types.js';
 import type { UserDirectory } from './users.js';
 import type { Router } from '../router/router.js';
 import type { Logger } from '../util/log.js';
@@ -74,6 +76,10 @@ export class ProxyContext {
   router: Router | null = null;
   /** Per-digest statement statistics (SLUICE SHOW DIGESTS, /api/v1/digests). */
   readonly digests = new DigestStats();
+  /** Statements by backend and route, latency histograms, errors by code (/metrics). */
+  readonly statementStats = new StatementStats();
+  /** The failover feature (null when disabled or without replicas). */
+  failover: FailoverControl | null = null;
   /** Re-reads the config file and applies it (set by app.ts when started from a file); throws with the reason. */
   reloadFromFile: (() => string[]) | null = null;
 
