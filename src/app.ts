@@ -15,6 +15,7 @@ import { FrontendServer } from './frontend/server.js';
 import { BackendMonitor } from './backend/monitor.js';
 import { Router } from './router/router.js';
 import { startAdminHttp } from './admin/http-server.js';
+import { FailoverManager } from './failover/manager.js';
 
 export interface SluiceServer {
   /** Addresses actually bound (TCP ports resolved when 0 was asked). */
@@ -88,12 +89,19 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
       },
       log,
     );
+    // After a failover the primary is not the one in the file.
+    if (ctx.primary.name !== m.snapshot().primary?.name) m.setPrimary(ctx.primary.name);
     m.on('change', (snap) => log.info({ backends: snap.backends.map((b) => ({ name: b.name, health: b.health, lag: b.lagSeconds })) }, 'topology changed'));
     await m.start();
     return m;
   };
   let monitor = await startMonitor(config);
   if (monitor) ctx.router = new Router(config.routing, monitor);
+  // Failover: watches the primary, holds primary-bound statements while it is away, follows/promotes.
+  if (monitor && config.failover.enabled) {
+    ctx.failover = new FailoverManager(ctx, monitor, poolOpts.tls);
+    ctx.failover.start();
+  }
 
   const frontend = new FrontendServer(ctx);
   await frontend.listen(config.listeners);
@@ -131,6 +139,7 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
       const old = monitor;
       void startMonitor(next).then((m) => {
         monitor = m;
+        if (m !== null) ctx.failover?.setMonitor(m);
         if (m === null) ctx.router = null;
         else if (ctx.router) ctx.router.replaceMonitor(m, next.routing);
         else ctx.router = new Router(next.routing, m);
@@ -138,6 +147,10 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
         log.info({ replicas: next.backends.filter((b) => b.role === 'replica').map((b) => b.name) }, 'replicas reloaded');
       });
       changed.push('backends');
+    }
+    if (!same(next.failover, current.failover)) {
+      if (ctx.failover) ctx.failover.updateConfig(next.failover);
+      changed.push('failover');
     }
     if (!same(next.routing, current.routing)) {
       ctx.router?.updateConfig(next.routing);
@@ -159,6 +172,7 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
     async close(graceMs = config.shutdown_grace_ms) {
       await adminHttp?.close();
       await frontend.close(graceMs);
+      ctx.failover?.stop();
       monitor?.stop();
       ctx.router?.monitorView()?.stop();
       users.stop();

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { ProxyContext } from '../frontend/context.js';
 import type { Logger } from '../util/log.js';
 import type { AdminActions, AdminContext, AdminMonitor } from './types.js';
-import { backendsDoc, poolsDoc, sessionsDoc, statsDoc, digestsDoc } from './views.js';
+import { backendsDoc, poolsDoc, sessionsDoc, statsDoc, digestsDoc, failoverDoc, failoverEventsDoc, switchoverDoc, FAILOVER_DISABLED_MESSAGE } from './views.js';
+import type { FailoverControl } from '../failover/types.js';
 import { createSluiceMetrics } from './metrics.js';
 
 export type { AdminActions } from './types.js';
@@ -45,6 +46,8 @@ class HttpError extends Error {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** Largest request body read (only POST /api/v1/switchover reads one). */
+const MAX_BODY_BYTES = 64 * 1024;
 const BACKEND_ACTION = /^\/api\/v1\/backends\/([^/]+)\/(offline|online)$/;
 
 export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, log: Logger): Promise<AdminHttpServer> {
@@ -56,13 +59,40 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
   const snapshot = () => (opts.monitor ? opts.monitor.snapshot() : null);
   const dashboard = loadDashboard(log); // dashboard: static assets, read once
 
+  /** The failover feature, read per request (ProxyContext.failover is set once the manager runs). */
+  const failover = (status: number, code: string): FailoverControl => {
+    const f = source.failover ?? null;
+    if (f === null) throw new HttpError(status, code, FAILOVER_DISABLED_MESSAGE);
+    return f;
+  };
+
   const routes: Record<string, () => Promise<unknown> | unknown> = {
     '/api/v1/backends': () => ({ backends: backendsDoc(source, snapshot(), actions) }),
     '/api/v1/pools': () => ({ pools: poolsDoc(source) }),
     '/api/v1/sessions': () => ({ sessions: sessionsDoc(source) }),
     '/api/v1/stats': () => statsDoc(source),
     '/api/v1/digests': () => ({ digests: digestsDoc(source) }),
+    '/api/v1/failover': () => failoverDoc(failover(404, 'not_found')),
+    '/api/v1/failovers': () => ({ events: failoverEventsDoc(failover(404, 'not_found')) }),
   };
+
+  /** POST /api/v1/switchover: body {"target": "<name>"} or empty (the most advanced healthy replica). */
+  async function switchover(body: Promise<Buffer | null>): Promise<unknown> {
+    const raw = await body;
+    if (raw === null) throw new HttpError(413, 'bad_request', `request body larger than ${MAX_BODY_BYTES} bytes`);
+    const target = switchoverTarget(raw);
+    const f = failover(409, 'conflict');
+    const phase = f.phase();
+    if (phase !== 'normal') throw new HttpError(409, 'conflict', `a failover or switchover is in progress (phase ${phase})`);
+    log.info({ target }, 'switchover requested by admin API');
+    try {
+      return switchoverDoc(await f.switchover(target));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log.warn({ target, reason: message }, 'switchover requested by admin API not done');
+      throw new HttpError(409, 'conflict', message.slice(0, 2000) || 'switchover refused');
+    }
+  }
 
   function authorize(req: IncomingMessage): void {
     if (tokenDigest === null) {
@@ -75,7 +105,7 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
     if (!timingSafeEqual(sha256(m[1]!), tokenDigest)) throw new HttpError(401, 'unauthorized', 'invalid bearer token', challenge);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, body: Promise<Buffer | null>): Promise<void> {
     const method = req.method ?? 'GET';
     let path: string;
     try {
@@ -106,6 +136,12 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
       sendJson(res, 200, await route());
       return;
     }
+    if (path === '/api/v1/switchover') {
+      allow(method, ['POST']);
+      authorize(req);
+      sendJson(res, 200, await switchover(body));
+      return;
+    }
     if (path === '/api/v1/digests/reset') {
       allow(method, ['POST']);
       authorize(req);
@@ -134,14 +170,24 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
   }
 
   const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    // Request bodies carry nothing these endpoints read: drain them, bounded.
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > 64 * 1024) req.destroy();
+    // Request bodies are read (bounded) for the one endpoint that takes one and drained otherwise.
+    const body = new Promise<Buffer | null>((resolve) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > MAX_BODY_BYTES) {
+          resolve(null);
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('close', () => resolve(null));
     });
     req.on('error', () => {});
-    handle(req, res).catch((err: unknown) => {
+    handle(req, res, body).catch((err: unknown) => {
       if (err instanceof HttpError) {
         sendJson(res, err.status, { error: err.code, message: err.message }, err.headers);
         return;
@@ -178,6 +224,25 @@ export async function startAdminHttp(ctx: ProxyContext, opts: AdminHttpOptions, 
       return closing;
     },
   };
+}
+
+/** The switchover target from a request body: empty or {} → null (Sluice picks), {"target": "name"} → name. */
+export function switchoverTarget(raw: Buffer): string | null {
+  const text = raw.toString('utf8').trim();
+  if (text === '') return null;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'bad_request', 'request body is not JSON (expected {"target": "<backend name>"} or nothing)');
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new HttpError(400, 'bad_request', 'request body must be a JSON object: {"target": "<backend name>"}');
+  const extra = Object.keys(doc).filter((k) => k !== 'target');
+  if (extra.length > 0) throw new HttpError(400, 'bad_request', `unknown field '${extra[0]}' (only "target" is accepted)`);
+  const target = (doc as { target?: unknown }).target;
+  if (target === undefined || target === null) return null;
+  if (typeof target !== 'string' || target === '') throw new HttpError(400, 'bad_request', '"target" must be a backend name (a non-empty string) or null');
+  return target;
 }
 
 function allow(method: string, methods: string[]): void {

@@ -3,9 +3,16 @@
 // (ProxyContext.counters, pool stats, router stats); gauges are read from the pools, sessions and the
 // monitor's snapshot. The process/Node.js default metrics (process_*, nodejs_*) live in one registry per
 // process (their collectors install observers that are never removed, so they are set up once).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+//
+// Statement latencies are kept by StatementStats in fixed buckets (cheap on the hot path); prom-client's
+// Histogram can only be fed by observe(), so sluice_statement_duration_seconds is a collected family that
+// writes those buckets out (_bucket cumulative with le, _sum, _count). The failover families live in their
+// own registry, rendered only while ctx.failover is set (absent, not zero, when failover is off).
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { PinReason } from '../frontend/context.js';
-import { usageByBackend } from './views.js';
+import { STATEMENT_BUCKETS_SECONDS, OTHER_ERROR_CODE } from '../frontend/statement-stats.js';
+import type { FailoverControl, FailoverPhase, FailoverStats } from '../failover/types.js';
+import { liveRole, usageByBackend } from './views.js';
 import type { AdminContext, AdminMonitor } from './types.js';
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -40,7 +47,30 @@ export const SLUICE_METRIC_NAMES = [
   'sluice_replica_unavailable_total',
   'sluice_gtid_waits_total',
   'sluice_gtid_wait_timeouts_total',
+  'sluice_backend_statements_total',
+  'sluice_statement_duration_seconds',
+  'sluice_statement_errors_total',
 ] as const;
+
+/** The failover metrics, present while failover is active (ctx.failover set). */
+export const FAILOVER_METRIC_NAMES = [
+  'sluice_failovers_total',
+  'sluice_switchovers_total',
+  'sluice_primary_changes_followed_total',
+  'sluice_failover_buffer_statements',
+  'sluice_failover_buffer_bytes',
+  'sluice_failover_buffered_statements_total',
+  'sluice_failover_buffer_rejected_total',
+  'sluice_failover_retried_statements_total',
+  'sluice_failover_replayed_transactions_total',
+  'sluice_failover_replay_mismatches_total',
+  'sluice_failover_outcome_unknown_total',
+  'sluice_failover_phase',
+  'sluice_primary_info',
+] as const;
+
+/** Every phase (a Record so that a phase added to FailoverPhase must be listed here). */
+const PHASES = Object.keys({ normal: 0, primary_lost: 0, promoting: 0, switching_over: 0 } satisfies Record<FailoverPhase, 0>) as FailoverPhase[];
 
 export interface SluiceMetrics {
   readonly contentType: string;
@@ -64,6 +94,32 @@ function mirrorCounter(reg: Registry, name: string, help: string, read: () => nu
 
 function nonNegative(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** One sample of a collected family: the full series name (with its suffix), labels, value. */
+interface Sample {
+  metricName: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * A metric family whose samples are computed at scrape time by `collect` (for what prom-client's metric types
+ * cannot be set to, such as a histogram from pre-aggregated buckets). It has the shape the Registry reads
+ * (name, help, type, aggregator, get(), reset()).
+ */
+function registerCollected(reg: Registry, name: string, help: string, type: 'histogram' | 'counter' | 'gauge', collect: () => Sample[]): void {
+  const family = {
+    name,
+    help,
+    type,
+    aggregator: 'sum' as const,
+    async get() {
+      return { name, help, type, aggregator: 'sum' as const, values: collect() };
+    },
+    reset() {},
+  };
+  reg.registerMetric(family as unknown as Metric);
 }
 
 export function createSluiceMetrics(
@@ -180,7 +236,7 @@ export function createSluiceMetrics(
     collect() {
       this.reset();
       if (!monitor) return;
-      for (const b of monitor.snapshot().backends) this.set({ backend: b.name, role: b.role }, b.health === 'up' ? 1 : 0);
+      for (const b of monitor.snapshot().backends) this.set({ backend: b.name, role: liveRole(ctx, b.name, b.role) }, b.health === 'up' ? 1 : 0);
     },
   });
 
@@ -202,14 +258,119 @@ export function createSluiceMetrics(
   mirrorCounter(reg, 'sluice_gtid_waits_total', 'MASTER_GTID_WAIT calls sent before replica reads (read-your-writes).', routerStat((s) => s.gtidWaits));
   mirrorCounter(reg, 'sluice_gtid_wait_timeouts_total', 'GTID waits that timed out (the read went to the primary or failed).', routerStat((s) => s.gtidWaitTimeouts));
 
+  // ---- statements by backend (StatementStats) ----
+  new Counter({
+    name: 'sluice_backend_statements_total',
+    help: 'Statements that ran on a backend, by backend and route (primary: sent to it as the primary; replica: a read sent to it as a replica).',
+    labelNames: ['backend', 'route'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const stats = ctx.statementStats;
+      if (!stats) return;
+      for (const e of stats.list()) this.inc({ backend: e.backend, route: e.route }, nonNegative(e.count));
+    },
+  });
+
+  registerCollected(reg, 'sluice_statement_duration_seconds', 'Time from sending a statement to a backend to the end of its response, by backend and route.', 'histogram', () => {
+    const stats = ctx.statementStats;
+    if (!stats) return [];
+    const out: Sample[] = [];
+    for (const e of stats.list()) {
+      const labels = { backend: e.backend, route: e.route };
+      let cumulative = 0;
+      for (let i = 0; i < STATEMENT_BUCKETS_SECONDS.length; i++) {
+        cumulative += e.buckets[i]!;
+        out.push({ metricName: 'sluice_statement_duration_seconds_bucket', labels: { ...labels, le: STATEMENT_BUCKETS_SECONDS[i]! }, value: cumulative });
+      }
+      out.push({ metricName: 'sluice_statement_duration_seconds_bucket', labels: { ...labels, le: '+Inf' }, value: e.count });
+      out.push({ metricName: 'sluice_statement_duration_seconds_sum', labels, value: e.sumMs / 1000 });
+      out.push({ metricName: 'sluice_statement_duration_seconds_count', labels, value: e.count });
+    }
+    return out;
+  });
+
+  new Counter({
+    name: 'sluice_statement_errors_total',
+    help: 'Statements a backend answered with an error, by backend and MariaDB error code (code "other": codes beyond the first 200 seen).',
+    labelNames: ['backend', 'code'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const stats = ctx.statementStats;
+      if (!stats) return;
+      for (const e of stats.errors()) this.inc({ backend: e.backend, code: e.code === OTHER_ERROR_CODE ? 'other' : String(e.code) }, nonNegative(e.count));
+    },
+  });
+
+  const failoverReg = failoverMetrics(ctx);
+
   const withProcess = opts.processMetrics ?? true;
   return {
     contentType: reg.contentType,
     registry: reg,
     async render() {
-      const own = await reg.metrics();
-      if (!withProcess) return own;
-      return `${own}\n${await processMetrics().metrics()}`;
+      let text = await reg.metrics();
+      if (ctx.failover) text += `\n${await failoverReg.metrics()}`;
+      if (withProcess) text += `\n${await processMetrics().metrics()}`;
+      return text;
     },
   };
+}
+
+/** The failover families (rendered only while ctx.failover is set; they read it at scrape time). */
+function failoverMetrics(ctx: AdminContext): Registry {
+  const reg = new Registry();
+  const fc = (): FailoverControl | null => ctx.failover ?? null;
+  const stat = (key: keyof FailoverStats) => () => fc()?.stats[key] ?? 0;
+  mirrorCounter(reg, 'sluice_failovers_total', 'Automatic failovers completed (a replica promoted after the primary was lost).', stat('failovers'));
+  mirrorCounter(reg, 'sluice_switchovers_total', 'Planned switchovers completed.', stat('switchovers'));
+  mirrorCounter(reg, 'sluice_primary_changes_followed_total', 'Primary changes made outside Sluice and followed by it.', stat('followed'));
+  new Gauge({
+    name: 'sluice_failover_buffer_statements',
+    help: 'Primary-bound statements held now while the primary is away or a switchover runs.',
+    registers: [reg],
+    collect() {
+      this.set(fc()?.buffered().statements ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'sluice_failover_buffer_bytes',
+    help: 'Bytes of the statements held now.',
+    registers: [reg],
+    collect() {
+      this.set(fc()?.buffered().bytes ?? 0);
+    },
+  });
+  mirrorCounter(reg, 'sluice_failover_buffered_statements_total', 'Statements held at some point while the primary was away.', stat('bufferedTotal'));
+  mirrorCounter(reg, 'sluice_failover_buffer_rejected_total', 'Held statements that failed because a buffer limit was hit.', stat('bufferRejected'));
+  mirrorCounter(reg, 'sluice_failover_retried_statements_total', 'Statements interrupted by a primary change and re-run transparently.', stat('retried'));
+  mirrorCounter(reg, 'sluice_failover_replayed_transactions_total', 'Interrupted transactions replayed on the new primary with matching results.', stat('replayed'));
+  mirrorCounter(reg, 'sluice_failover_replay_mismatches_total', 'Interrupted transactions whose replay gave different results (the client got an error).', stat('replayMismatches'));
+  mirrorCounter(reg, 'sluice_failover_outcome_unknown_total', 'Interrupted COMMITs or writes whose outcome could not be proven (the client got ER_ERROR_DURING_COMMIT).', stat('outcomeUnknown'));
+  new Gauge({
+    name: 'sluice_failover_phase',
+    help: 'Failover phase: 1 for the current one, 0 for the others (normal, primary_lost, promoting, switching_over).',
+    labelNames: ['phase'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const f = fc();
+      if (!f) return;
+      const now = f.phase();
+      for (const phase of PHASES) this.set({ phase }, phase === now ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sluice_primary_info',
+    help: 'The backend serving as primary now (value 1).',
+    labelNames: ['backend'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const f = fc();
+      if (f) this.set({ backend: f.primaryName() }, 1);
+    },
+  });
+  return reg;
 }

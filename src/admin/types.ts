@@ -5,6 +5,8 @@ import type { BackendEndpoint } from '../backend/connection.js';
 import type { TopologySnapshot } from '../router/topology-snapshot.js';
 import type { Counters } from '../frontend/context.js';
 import type { DigestStats } from '../frontend/digest-stats.js';
+import type { StatementStats } from '../frontend/statement-stats.js';
+import type { FailoverControl } from '../failover/types.js';
 
 /**
  * One client session as the admin API shows it. `id`, `userName`, `idle` and `currentBackendThreadId()` are
@@ -70,6 +72,13 @@ export interface AdminContext {
   readonly router: { readonly stats: AdminRouterStats } | null;
   /** Per-digest statement statistics (absent in tests that do not need them). */
   readonly digests?: DigestStats;
+  /** Statements by backend and route, latency histograms, errors by code (absent in tests that do not need them). */
+  readonly statementStats?: StatementStats;
+  /**
+   * The failover feature, read at request/scrape time (ProxyContext sets it after start; null when failover is
+   * disabled or no replica is configured). Its primaryName() is the live primary shown by the backend views.
+   */
+  readonly failover?: FailoverControl | null;
 }
 
 /** The backend monitor (BackendMonitor fits). */

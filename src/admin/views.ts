@@ -3,6 +3,8 @@
 // never a missing field. Nothing here may carry a password: users are shown by name, statements only in
 // normalized form (literals replaced by ?).
 import { quantileMs } from '../frontend/digest-stats.js';
+import { statementQuantileMs, type StatementStats } from '../frontend/statement-stats.js';
+import type { FailoverControl, FailoverEvent, FailoverEventKind, FailoverPhase, SwitchoverResult } from '../failover/types.js';
 import { Capability, PROFILE_CAPABILITIES } from '../protocol/constants.js';
 import { PinReason } from '../frontend/context.js';
 import { digest } from '../router/digest.js';
@@ -32,6 +34,24 @@ export interface BackendDoc {
   /** Taken out of service by an operator (null: not known to the API). */
   offline: boolean | null;
   pools: PoolUsage;
+  /** Statements that ran on the backend since start (null when Sluice keeps no statement statistics). */
+  statements: BackendStatementsDoc | null;
+}
+
+export interface BackendStatementsDoc {
+  /** Statements finished on the backend (both routes). */
+  total: number;
+  /** Of those, statements the backend answered with an error. */
+  errors: number;
+  /** By route: sent to the backend as the primary, or as a replica (reads). */
+  primary: number;
+  replica: number;
+  total_ms: number;
+  avg_ms: number;
+  /** Upper bounds of the latency buckets holding the median and the 99th percentile (since start). */
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
 }
 
 export interface PoolDoc extends PoolUsage {
@@ -126,9 +146,40 @@ export function usageByBackend(pools: readonly AdminPoolView[]): Map<string, Poo
 
 const NO_USAGE: PoolUsage = { size: 0, idle: 0, in_use: 0, waiting: 0 };
 
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** A backend's statement totals from the statement statistics (zeros when none ran there yet). */
+export function backendStatementsDoc(stats: StatementStats | undefined, name: string): BackendStatementsDoc | null {
+  if (stats === undefined) return null;
+  const s = stats.backend(name);
+  if (s === null) return { total: 0, errors: 0, primary: 0, replica: 0, total_ms: 0, avg_ms: 0, p50_ms: 0, p99_ms: 0, max_ms: 0 };
+  return {
+    total: s.count,
+    errors: s.errors,
+    primary: s.primary,
+    replica: s.replica,
+    total_ms: round3(s.sumMs),
+    avg_ms: round3(s.count > 0 ? s.sumMs / s.count : 0),
+    p50_ms: round3(statementQuantileMs(s, 0.5)),
+    p99_ms: round3(statementQuantileMs(s, 0.99)),
+    max_ms: round3(s.maxMs),
+  };
+}
+
+/**
+ * The role a backend plays now: with failover on, the backend its manager serves as primary is the primary
+ * and every other one a replica (the live answer, even between two monitor rounds); else the monitor's view.
+ */
+export function liveRole(ctx: AdminContext, name: string, monitorRole: BackendRole): BackendRole {
+  const f = ctx.failover;
+  if (f === undefined || f === null) return monitorRole;
+  return f.primaryName() === name ? 'primary' : 'replica';
+}
+
 export function backendsDoc(ctx: AdminContext, snapshot: TopologySnapshot | null, actions: AdminActions | null): BackendDoc[] {
   const usage = usageByBackend(ctx.pools.list());
   const offline = (name: string): boolean | null => (actions?.isBackendOffline ? actions.isBackendOffline(name) : null);
+  const statements = (name: string) => backendStatementsDoc(ctx.statementStats, name);
   if (snapshot === null) {
     const p = ctx.primary;
     return [
@@ -146,6 +197,7 @@ export function backendsDoc(ctx: AdminContext, snapshot: TopologySnapshot | null
         last_check_at: null,
         offline: offline(p.name),
         pools: { ...(usage.get(p.name) ?? NO_USAGE) },
+        statements: statements(p.name),
       },
     ];
   }
@@ -153,7 +205,7 @@ export function backendsDoc(ctx: AdminContext, snapshot: TopologySnapshot | null
     name: b.name,
     host: b.host,
     port: b.port,
-    role: b.role,
+    role: liveRole(ctx, b.name, b.role),
     weight: b.weight,
     health: b.health,
     lag_seconds: b.lagSeconds,
@@ -163,6 +215,7 @@ export function backendsDoc(ctx: AdminContext, snapshot: TopologySnapshot | null
     last_check_at: b.lastCheckAt > 0 ? new Date(b.lastCheckAt).toISOString() : null,
     offline: offline(b.name),
     pools: { ...(usage.get(b.name) ?? NO_USAGE) },
+    statements: statements(b.name),
   }));
 }
 
@@ -285,3 +338,83 @@ export function digestsDoc(ctx: AdminContext, limit = 100): DigestDoc[] {
       errors: e.errors,
     }));
 }
+
+// ---- failover -------------------------------------------------------------------------------------------
+
+export interface FailoverDoc {
+  phase: FailoverPhase;
+  /** Backend serving as primary now. */
+  primary: string;
+  /** Statements held right now (primary away or switching over), and their bytes. */
+  buffered: { statements: number; bytes: number };
+  stats: {
+    failovers: number;
+    switchovers: number;
+    followed: number;
+    buffered_total: number;
+    buffer_rejected: number;
+    retried: number;
+    replayed: number;
+    replay_mismatches: number;
+    outcome_unknown: number;
+  };
+}
+
+export interface FailoverEventDoc {
+  at: string;
+  kind: FailoverEventKind;
+  from: string | null;
+  to: string | null;
+  duration_ms: number | null;
+  detail: string;
+}
+
+export interface SwitchoverDoc {
+  from: string;
+  to: string;
+  pause_ms: number;
+}
+
+export function failoverDoc(f: FailoverControl): FailoverDoc {
+  const b = f.buffered();
+  const s = f.stats;
+  return {
+    phase: f.phase(),
+    primary: f.primaryName(),
+    buffered: { statements: b.statements, bytes: b.bytes },
+    stats: {
+      failovers: s.failovers,
+      switchovers: s.switchovers,
+      followed: s.followed,
+      buffered_total: s.bufferedTotal,
+      buffer_rejected: s.bufferRejected,
+      retried: s.retried,
+      replayed: s.replayed,
+      replay_mismatches: s.replayMismatches,
+      outcome_unknown: s.outcomeUnknown,
+    },
+  };
+}
+
+export function failoverEventDoc(e: FailoverEvent): FailoverEventDoc {
+  return {
+    at: new Date(e.at).toISOString(),
+    kind: e.kind,
+    from: e.from,
+    to: e.to,
+    duration_ms: e.durationMs === null ? null : round3(e.durationMs),
+    detail: e.detail,
+  };
+}
+
+/** The failover history, oldest first (as kept: bounded). */
+export function failoverEventsDoc(f: FailoverControl): FailoverEventDoc[] {
+  return f.history().map(failoverEventDoc);
+}
+
+export function switchoverDoc(r: SwitchoverResult): SwitchoverDoc {
+  return { from: r.from, to: r.to, pause_ms: round3(r.pauseMs) };
+}
+
+/** Why failover commands and documents are not available on this Sluice. */
+export const FAILOVER_DISABLED_MESSAGE = 'failover is not active on this Sluice (failover.enabled is false, or no replica is configured)';

@@ -9,7 +9,7 @@ export class AdminChannel {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly endpoint: BackendEndpoint,
+    private endpoint: BackendEndpoint,
     private readonly user: string,
     private readonly password: string,
     private readonly opts: { connectTimeoutMs: number; tls: BackendTlsOptions | null },
@@ -47,6 +47,14 @@ export class AdminChannel {
 
   async version(): Promise<string> {
     return (await this.connection()).serverVersion;
+  }
+
+  /** The primary moved: later calls go to `endpoint` (calls in flight finish or fail on the old one). */
+  retarget(endpoint: BackendEndpoint): void {
+    this.endpoint = endpoint;
+    const c = this.conn;
+    this.conn = null;
+    c?.destroy();
   }
 
   close(): void {

@@ -191,6 +191,30 @@ export class BackendMonitor extends EventEmitter<BackendMonitorEvents> {
     await this.runRound();
   }
 
+  /**
+   * The primary changed (failover, switchover, or followed): `name` becomes the primary, every other
+   * backend a replica. Published at once as a new snapshot. A backend that just stopped being the primary
+   * is out of service until a check shows it replicating (it never serves reads straight away); the new
+   * primary is 'up' (it was promoted because it answered).
+   */
+  setPrimary(name: string): void {
+    if (!this.byName.has(name)) return;
+    const views: BackendView[] = [];
+    for (const s of this.states) {
+      const role: BackendRole = s.cfg.name === name ? 'primary' : 'replica';
+      if (s.cfg.role !== role) {
+        s.cfg.role = role;
+        s.failures = 0;
+        s.healthySince = null;
+        s.view = { ...s.view, role, health: role === 'primary' ? 'up' : 'down', lagSeconds: role === 'primary' ? 0 : null, lastError: role === 'primary' ? null : 'was the primary; waiting for it to replicate' };
+      }
+      views.push(s.view);
+    }
+    this.version++;
+    this.current = buildSnapshot(this.version, views);
+    this.emitChange();
+  }
+
   /** Feeds one observed statement latency (ms) into the backend's EWMA. Unknown names are ignored. */
   recordLatency(name: string, ms: number): void {
     const s = this.byName.get(name);

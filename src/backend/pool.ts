@@ -219,14 +219,23 @@ export class BackendPool implements BackendOwner {
     this.fillMin();
   }
 
-  async close(): Promise<void> {
+  async close(reason: BackendError = new BackendError('Sluice is shutting down', 1053, '08S01', 'SLUICE_SHUTDOWN')): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.waiter.onConnectionFailed(new BackendError('Sluice is shutting down', 1053, '08S01', 'SLUICE_SHUTDOWN'));
+      w.waiter.onConnectionFailed(reason);
     }
-    for (const conn of [...this.all]) this.discard(conn);
+    for (const conn of [...this.all]) {
+      this.discard(conn);
+      // Not a polite COM_QUIT: the server may be hung, and sessions using a connection must learn now.
+      if (reason.code !== 'SLUICE_SHUTDOWN') conn.destroy();
+    }
+  }
+
+  /** Connections handed out and not yet back (statements running, sessions pinned). */
+  get inUse(): number {
+    return this.all.size - this.idle.length;
   }
 }
 
@@ -247,6 +256,24 @@ export class PoolManager {
 
   list(): BackendPool[] {
     return [...this.pools.values()];
+  }
+
+  /** Pools of one backend (all users and profiles). */
+  poolsOf(backend: string): BackendPool[] {
+    return [...this.pools.values()].filter((p) => p.endpoint.name === backend);
+  }
+
+  /**
+   * Closes every pool of `backend` and forgets them (the primary moved away from it): waiters get
+   * `reason`, every connection is destroyed (sessions using one see it closed). New pools are made on
+   * demand if the backend is used again (e.g. as a replica).
+   */
+  closeBackend(backend: string, reason: BackendError): void {
+    for (const [key, pool] of this.pools) {
+      if (pool.endpoint.name !== backend) continue;
+      this.pools.delete(key);
+      void pool.close(reason);
+    }
   }
 
   updateOptions(opts: PoolOptions): void {

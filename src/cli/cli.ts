@@ -30,6 +30,8 @@ const OPTIONS = {
   dir: { type: 'string' },
   multiplexing: { type: 'string' },
   admin: { type: 'string' },
+  to: { type: 'string' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, readonly OptionName[]> = {
   run: ['config', 'log-level'],
   check: ['config'],
   status: ['admin'],
+  switchover: ['admin', 'to', 'token'],
   sandbox: ['port', 'base-port', 'replicas', 'dir', 'multiplexing', 'log-level'],
   help: [],
   version: [],
@@ -50,6 +53,7 @@ Usage:
   sluice [run] --config <file> [--log-level <level>]
   sluice check --config <file>
   sluice status [--admin http://127.0.0.1:9033]
+  sluice switchover [--to <backend>] [--admin http://127.0.0.1:9033] [--token <token>]
   sluice sandbox [--port <n>] [--base-port <n>] [--replicas <n>] [--dir <path>] [--multiplexing on|off]
                  [--log-level <level>]
   sluice help | --help | -h
@@ -64,6 +68,13 @@ Commands:
   status          Show backends (role, health, lag, connections), pools and counters of a running Sluice,
                   read from its admin HTTP API (admin.http in its config). --admin <url> (default
                   http://127.0.0.1:9033). Exit 1 when it cannot be reached.
+  switchover      Planned primary change on a running Sluice (failover enabled), through its admin HTTP API
+                  (POST /api/v1/switchover): statements for the primary are held, the target replica catches
+                  up and is promoted, and writes resume there. Prints "switched over from A to B (pause N ms)";
+                  exit 1 with the reason when it is refused or fails (the old primary then stays in service).
+                  --to <backend>: the replica to promote (default: the most advanced healthy one).
+                  --admin <url> as for status. --token <token>: the admin token (admin.http.token in its
+                  config; default: the SLUICE_ADMIN_TOKEN environment variable).
   sandbox         Start local MariaDB servers (one primary, N replicas, replication set up) and a Sluice in
                   front of them, for trying things out. Ctrl-C tears everything down.
   help            Show this help.
@@ -168,6 +179,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       return 0;
     case 'status':
       return await cmdStatus(str('admin') ?? 'http://127.0.0.1:9033', io);
+    case 'switchover': {
+      const to = str('to');
+      if (to !== undefined && to.trim() === '') throw new UsageError('--to needs a backend name');
+      const token = str('token') ?? process.env.SLUICE_ADMIN_TOKEN;
+      return await cmdSwitchover({ admin: str('admin') ?? DEFAULT_ADMIN_URL, target: to ?? null, token: token === '' ? undefined : token }, io);
+    }
     case 'check': {
       const path = requireConfig(str('config'));
       const config = loadConfigFile(path);
@@ -360,6 +377,8 @@ async function cmdSandbox(opts: SandboxCliOptions, io: CliIo): Promise<number> {
 // ---------------------------------------------------------------------------------------------------------
 // status
 
+const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9033';
+
 interface StatusBackend {
   name: string;
   role: string;
@@ -392,4 +411,62 @@ async function cmdStatus(base: string, io: CliIo): Promise<number> {
   for (const r of rows) io.stdout(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
   io.stdout(`\nclients ${stats.client_connections} · statements ${stats.statements} · session syncs ${stats.session_syncs} · auth failures ${stats.auth_failures}\n`);
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// switchover
+
+/** How long to wait for a switchover (catch-up and drain are bounded by the failover config, well below this). */
+const SWITCHOVER_TIMEOUT_MS = 120_000;
+
+export interface SwitchoverCliOptions {
+  admin: string;
+  /** Replica to promote; null lets Sluice choose. */
+  target: string | null;
+  token: string | undefined;
+}
+
+async function cmdSwitchover(opts: SwitchoverCliOptions, io: CliIo): Promise<number> {
+  let url: URL;
+  try {
+    url = new URL('/api/v1/switchover', opts.admin);
+  } catch {
+    throw new UsageError(`--admin must be a URL such as http://127.0.0.1:9033, got '${opts.admin}'`);
+  }
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (opts.token !== undefined) headers.Authorization = `Bearer ${opts.token}`;
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(opts.target === null ? {} : { target: opts.target }),
+      signal: AbortSignal.timeout(SWITCHOVER_TIMEOUT_MS),
+    });
+    text = await res.text();
+  } catch (err) {
+    const e = err as Error;
+    const why = e.name === 'TimeoutError' ? `no answer within ${SWITCHOVER_TIMEOUT_MS / 1000} s (see the Sluice log)` : ((e.cause as Error | undefined)?.message ?? e.message);
+    io.stderr(`sluice: cannot reach the admin API at ${opts.admin}: ${why} (is admin.http set in the config?)\n`);
+    return 1;
+  }
+  let body: { from?: unknown; to?: unknown; pause_ms?: unknown; error?: unknown; message?: unknown } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: reported below with the status
+  }
+  if (res.ok && typeof body.from === 'string' && typeof body.to === 'string') {
+    io.stdout(`switched over from ${body.from} to ${body.to} (pause ${Math.round(Number(body.pause_ms) || 0)} ms)\n`);
+    return 0;
+  }
+  const message = typeof body.message === 'string' ? body.message : `HTTP ${res.status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`;
+  if (res.status === 401 || res.status === 403) {
+    const hint = res.status === 401 ? ' (pass --token <token> or set SLUICE_ADMIN_TOKEN)' : '';
+    io.stderr(`sluice: the admin API refused the request: ${message}${hint}\n`);
+  } else {
+    io.stderr(`sluice: switchover not done: ${message}\n`);
+  }
+  return 1;
 }

@@ -36,6 +36,9 @@ import { AuthFailure, authenticate, parseChangeUser, verifyUser, type AuthIO } f
 import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } from './context.js';
 import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type ClientStatement } from './prepared.js';
 import type { ClientUser } from './users.js';
+import type { HeldStatement } from '../failover/buffer.js';
+import type { OutcomeWaiter } from '../failover/manager.js';
+import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
 const EMPTY = Buffer.alloc(0);
@@ -63,7 +66,7 @@ const enum Phase {
   Closed,
 }
 
-export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder {
+export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder, HeldStatement, OutcomeWaiter {
   readonly id: number;
   userName = '';
   readonly connectedAt = Date.now();
@@ -87,7 +90,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private capabilities = 0;
   private profileCaps = 0;
   private collation = 45;
+  /** The primary's pool for this user and profile (re-resolved when the primary moves: poolEpoch). */
   private pool: BackendPool | null = null;
+  private poolEpoch = 0;
   readonly state = new SessionState();
   private backend: BackendConnection | null = null;
   private readonly pins = new Set<PinReasonName>();
@@ -140,6 +145,23 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private responded = false;
   private draining = false;
   private backendPaused = false;
+
+  // --- failover
+  /** Held in the failover buffer, or waiting to learn whether an interrupted write committed. */
+  private held = false;
+  /** The open transaction's statements and response checksums (failover.replay), or null. */
+  private txLog: TransactionLog | null = null;
+  /** The statement of txLog whose response is being checksummed now. */
+  private recording: RecordedStatement | null = null;
+  private readonly checksum = new ResponseChecksum();
+  /** A transaction cut off by a failover: replayed on the primary before the next statement runs there. */
+  private replayLog: TransactionLog | null = null;
+  /** The transaction was lost and cannot be replayed: the next statement gets this error (not a ROLLBACK). */
+  private txLostReason: string | null = null;
+  /** Positions committed before the current primary statement was sent (to prove an interrupted write did not commit). */
+  readonly sentAfter: string[] = ['', ''];
+  /** Error number of the ERR that ended the current response (0 = none), for statement stats. */
+  private curErrno = 0;
   /**
    * Response bytes not yet written: one contiguous range of one received chunk. Ranges that follow each
    * other are merged, so an unmodified response chunk goes out in one write, as a plain relay would.
@@ -247,6 +269,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.collation = collation;
     this.state.clear(charsetVariables(collation));
     this.pool = ctx.pools.get(ctx.primary, user.backend, this.profileCaps);
+    this.poolEpoch = ctx.primaryEpoch;
     this.applyUserRouting(user);
     if (database !== null) {
       // The server would refuse an unknown or forbidden schema at login: ask it.
@@ -286,7 +309,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   private acquireNow(): Promise<BackendConnection> {
-    const pool = this.pool!;
+    const pool = this.primaryPool();
     const conn = pool.tryAcquire();
     if (conn) return Promise.resolve(conn);
     return new Promise((resolve, reject) => {
@@ -295,7 +318,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   private giveBack(conn: BackendConnection): void {
-    this.pool!.release(conn);
+    conn.pool!.release(conn);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -531,6 +554,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   /** Starts a command that runs on a backend connection. */
   private execute(p: Packet, kind: ResponseKind, binary: boolean): void {
+    if (this.txLostReason !== null) {
+      // The transaction this statement belongs to was lost in a failover and could not be replayed.
+      const why = this.txLostReason;
+      this.txLostReason = null;
+      if (this.curInfo?.kind === StatementKind.Rollback) return this.replyOk();
+      this.curKind = kind;
+      return this.failStatement(transactionLost(why));
+    }
     this.curBytes = p.raw ?? framePayload(p.payload, p.seq);
     this.curKind = kind;
     this.curBinary = binary;
@@ -569,14 +600,169 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         this.stickyNext = false;
         conn.pool!.release(conn);
         conn = null;
-        return this.acquireFrom(target ?? this.pool!);
+        return this.acquireFrom(target ?? this.primaryPool());
       }
     }
     if (conn) return this.onConnectionReady(conn);
-    this.acquireFrom(this.ctx.config.multiplexing ? this.choosePool() : this.pool!);
+    this.acquireFrom(this.ctx.config.multiplexing ? this.choosePool() : this.primaryPool());
+  }
+
+  /** The primary's pool for this session (follows the primary when it moves). */
+  private primaryPool(): BackendPool {
+    const ctx = this.ctx;
+    if (this.poolEpoch !== ctx.primaryEpoch) {
+      this.poolEpoch = ctx.primaryEpoch;
+      this.pool = ctx.pools.get(ctx.primary, this.user!.backend, this.profileCaps);
+    }
+    return this.pool!;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Failover: holding, re-running, replaying
+
+  /** Waits in the failover buffer for a primary (or fails at once when a buffer limit forbids it). */
+  private holdForPrimary(): void {
+    const fo = this.ctx.failover!;
+    if (!fo.buffer.hold(this, this.curBytes.length)) return this.failStatement(fo.buffer.refusal());
+    this.phase = Phase.Acquiring;
+    this.held = true;
+  }
+
+  onFailoverReleased(): void {
+    this.held = false;
+    if (this.phase === Phase.Closed || this.cur === null) return;
+    this.phase = Phase.Idle;
+    this.execute(this.cur, this.curKind, this.curBinary);
+  }
+
+  onFailoverRejected(err: BackendError): void {
+    this.held = false;
+    if (this.phase === Phase.Closed) return;
+    this.failStatement(err);
+  }
+
+  /** An interrupted write's fate is known: run it again (it did not commit), or say the outcome is unknown. */
+  onOutcome(outcome: 'not_committed' | 'unknown', why: string): void {
+    this.held = false;
+    if (this.phase === Phase.Closed || this.cur === null) return;
+    if (outcome === 'not_committed') {
+      this.ctx.log.info({ session: this.id, why }, 'interrupted write did not commit; running it again');
+      this.phase = Phase.Idle;
+      this.execute(this.cur, this.curKind, this.curBinary);
+      return;
+    }
+    this.replayLog = null;
+    this.ctx.log.warn({ session: this.id, why }, 'interrupted write: outcome unknown');
+    this.failStatement(
+      new BackendError(
+        `Sluice: the primary failed while this statement was being committed; its outcome is unknown (it may or may not have been committed): ${why}`,
+        ER.ERROR_DURING_COMMIT.code,
+        ER.ERROR_DURING_COMMIT.sqlState,
+        'SLUICE_OUTCOME_UNKNOWN',
+      ),
+    );
+  }
+
+  private failStatement(e: BackendError): void {
+    if (this.curKind !== NO_RESPONSE) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, (this.cur?.lastSeq ?? 0) + 1);
+    this.finishLocal();
+  }
+
+  /**
+   * A connection to the primary broke (or the primary moved away from it). Returns true when the failover
+   * feature took the session over: the statement is held, re-run, replayed or answered; false leaves the
+   * classic handling (error, and closing the client when state was lost).
+   */
+  private onPrimaryConnectionLost(inFlight: boolean, pinsBefore: ReadonlySet<PinReasonName>): boolean {
+    const fo = this.ctx.failover!;
+    fo.suspect();
+    const cur = this.cur;
+    const inTransaction = pinsBefore.has(PinReason.TRANSACTION) || this.replayLog !== null;
+    let onlyTransaction = true;
+    for (const r of pinsBefore) if (r !== PinReason.TRANSACTION) onlyTransaction = false;
+    if (inTransaction) {
+      if (!onlyTransaction) return false; // locks, temp tables …: not replayable state
+      const log = this.replayLog ?? this.txLog;
+      // The statement cut off has no complete response to compare: it is run again after the replay.
+      if (log !== null && this.recording !== null && log.statements[log.statements.length - 1] === this.recording) log.statements.pop();
+      this.txLog = null;
+      this.recording = null;
+      const replay = this.ctx.config.failover.replay.enabled && log !== null && log.replayable;
+      if (!replay) {
+        const why = log === null || !this.ctx.config.failover.replay.enabled ? 'transaction replay is off' : log.why;
+        this.replayLog = null;
+        fo.count('replayMismatches');
+        if (!inFlight || cur === null || this.responded) {
+          if (inFlight && this.responded) return false;
+          this.txLostReason = why;
+          return true;
+        }
+        this.failStatement(transactionLost(why));
+        return true;
+      }
+      this.replayLog = log;
+      if (!inFlight || cur === null) return true; // the next statement replays it first
+      if (this.responded) return false;
+      const kind = this.curInfo?.kind;
+      if (kind === StatementKind.Rollback) {
+        this.replayLog = null;
+        this.replyOk(); // the transaction is gone: that is what ROLLBACK asked for
+        return true;
+      }
+      if (kind === StatementKind.Commit) {
+        this.phase = Phase.Acquiring;
+        this.held = true;
+        fo.awaitOutcome(this);
+        return true;
+      }
+      this.phase = Phase.Idle;
+      this.execute(cur, this.curKind, this.curBinary);
+      return true;
+    }
+    if (!inFlight || cur === null) return true;
+    if (this.responded) return false;
+    if (this.isWrite()) {
+      this.phase = Phase.Acquiring;
+      this.held = true;
+      fo.awaitOutcome(this);
+      return true;
+    }
+    fo.count('retried');
+    this.phase = Phase.Idle;
+    this.execute(cur, this.curKind, this.curBinary);
+    return true;
+  }
+
+  /** Could the current statement have changed data (so running it twice might be wrong)? */
+  private isWrite(): boolean {
+    const command = this.cur!.payload[0];
+    if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return false;
+    const info = this.curInfo;
+    return info === null || !isReadKind(info.kind) || (info.flags & StatementFlag.MULTI_STATEMENT) !== 0;
+  }
+
+  /** Records a statement of the open transaction on the primary (failover.replay). */
+  private recordForReplay(conn: BackendConnection): void {
+    this.recording = null;
+    if (conn.pool !== this.pool || this.curKind === NO_RESPONSE) return;
+    const command = this.curBytes[4];
+    let log = this.txLog;
+    if (log === null) {
+      if (this.pins.has(PinReason.TRANSACTION)) return; // began unseen: not replayable
+      const info = this.curInfo;
+      if (command !== Command.QUERY || info === null || (info.kind !== StatementKind.Begin && this.autocommit())) return;
+      if (this.pins.size > 0) return; // other state than the transaction: not replayable
+      log = this.txLog = new TransactionLog(this.ctx.config.failover.replay.max_transaction_bytes);
+    }
+    if (command !== Command.QUERY) return log.giveUp('a command other than COM_QUERY ran in the transaction');
+    if (this.pins.size > (this.pins.has(PinReason.TRANSACTION) ? 1 : 0)) return log.giveUp('the session holds more than a transaction');
+    this.recording = log.add(this.curBytes);
+    if (this.recording !== null) this.checksum.reset();
   }
 
   private acquireFrom(pool: BackendPool): void {
+    const fo = this.ctx.failover;
+    if (fo !== null && fo.buffer.holding && pool.endpoint.name === this.ctx.primary.name && this.routeError === null) return this.holdForPrimary();
     if (this.routeError !== null) {
       const e = this.routeError;
       this.routeError = null;
@@ -598,10 +784,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const router = this.ctx.router;
     this.curReplica = null;
     const info = this.curInfo;
-    if (router === null || info === null || !router.hasReplicas) return this.pool!;
+    if (router === null || info === null || !router.hasReplicas || this.replayLog !== null) return this.primaryPool();
     const command = this.cur!.payload[0];
-    if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return this.pool!;
-    if (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY) return this.pool!; // cursors pin
+    if (command !== Command.QUERY && command !== Command.STMT_EXECUTE) return this.primaryPool();
+    if (command === Command.STMT_EXECUTE && this.cur!.payload[5]! & CursorType.READ_ONLY) return this.primaryPool(); // cursors pin
     const decision = decideRoute(info, {
       multiAllReads: info.flags & StatementFlag.MULTI_STATEMENT ? this.allPartsReplicaEligible(this.cur!.payload, 1) : false,
       splitting: router.config.read_write_split,
@@ -611,7 +797,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     });
     if (decision.target === 'primary') {
       if (isReadKind(info.kind)) router.stats.primaryReads++;
-      return this.pool!;
+      return this.primaryPool();
     }
     const replica = router.pickReplica(this.balancer);
     if (replica === null) {
@@ -619,7 +805,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       if (router.config.no_replica === 'error') {
         this.routeError = new BackendError('Sluice: no replica is available for this read (routing.no_replica = error)', ER.BACKEND_UNAVAILABLE.code, 'HY000', 'SLUICE_NO_REPLICA');
       }
-      return this.pool!;
+      return this.primaryPool();
     }
     this.curReplica = replica;
     router.stats.replicaReads++;
@@ -691,9 +877,23 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   onConnectionFailed(err: Error): void {
+    const pool = this.waitingPool;
     this.waitingPool = null;
     if (this.phase === Phase.Closed) return;
     if (this.retryElsewhere()) return;
+    const fo = this.ctx.failover;
+    if (fo !== null && pool !== null && err instanceof BackendError && this.cur !== null) {
+      if (err.code === 'SLUICE_PRIMARY_CHANGED') {
+        // Waited on the old primary's pool: go to the new one.
+        this.phase = Phase.Idle;
+        this.execute(this.cur, this.curKind, this.curBinary);
+        return;
+      }
+      if (err.code === 'SLUICE_BACKEND_UNREACHABLE' && pool.endpoint.name === this.ctx.primary.name) {
+        fo.suspect();
+        return this.holdForPrimary();
+      }
+    }
     const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
     // COM_STMT_SEND_LONG_DATA has no response: an ERR now would answer the client's next command.
     if (this.curKind !== NO_RESPONSE) this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
@@ -705,7 +905,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const needsSync =
       conn.state.signature() !== this.state.signature() ||
       (info !== null && (info.flags & StatementFlag.LAST_INSERT_ID) !== 0 && conn.state.lastInsertId !== this.state.lastInsertId);
-    const needsPrepare = this.curStmt !== null && !conn.statements.has(this.curStmt.key);
+    const needsPrepare = (this.curStmt !== null && !conn.statements.has(this.curStmt.key)) || (this.replayLog !== null && conn.pool === this.pool);
     const needsWait = this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica);
     if (needsWait && !needsSync && !needsPrepare && this.consistencyLevel !== 'global') {
       // The wait travels in the same write as the statement (one round trip).
@@ -725,13 +925,21 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       },
       (err: Error) => {
         if (this.phase === Phase.Closed || this.backend !== conn) return;
+        if (err instanceof TransactionLost) {
+          // Replay failed: the replayed transaction is open on this connection; drop it with it.
+          this.ctx.failover?.count('replayMismatches');
+          this.detachBackend(true);
+          this.pins.delete(PinReason.TRANSACTION);
+          this.txLog = null;
+          return this.failStatement(transactionLost(err.message));
+        }
         if (this.curReplica !== null && this.pins.size === 0) {
           // The replica could not take the session's state or statement (e.g. a schema or table it has not
           // replicated yet): run the read on the primary instead.
           this.ctx.log.info({ session: this.id, replica: this.curReplica.name, err: err.message }, 'replica could not serve the read; using the primary');
           this.detachBackend(!(err instanceof PrepareFailed));
           this.curReplica = null;
-          this.acquireFrom(this.pool!);
+          this.acquireFrom(this.primaryPool());
           return;
         }
         const e = err instanceof BackendError ? err : new BackendError(err.message, 2013, 'HY000');
@@ -764,6 +972,21 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     const stmt = this.curStmt;
     if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
+    const log = this.replayLog;
+    if (log !== null && conn.pool === this.pool) {
+      try {
+        await replayTransaction(conn, log);
+      } catch (err) {
+        if (this.backend !== conn) throw err; // the connection went: onBackendClosed handles the session
+        this.replayLog = null;
+        throw new TransactionLost(err instanceof ReplayMismatch ? err.message : `replay failed: ${(err as Error).message}`, 1213, '40001');
+      }
+      this.replayLog = null;
+      this.txLog = log;
+      this.addPin(PinReason.TRANSACTION);
+      this.ctx.failover?.count('replayed');
+      this.ctx.log.info({ session: this.id, statements: log.statements.length }, 'transaction replayed on the new primary');
+    }
     const replica = this.curReplica;
     if (replica !== null && this.consistencyLevel !== 'eventual') {
       const gtid = await this.requiredGtid();
@@ -866,6 +1089,18 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     }
     if (bytes[4] === Command.SET_OPTION) conn.optionChanged = true;
     if (this.curReplica !== null) this.sentAt = performance.now();
+    else {
+      const fo = this.ctx.failover;
+      if (fo !== null) {
+        // What was committed before this statement left: its own GTID, if it commits, is newer.
+        this.sentAfter[0] = this.ctx.router?.instanceGtid ?? '';
+        this.sentAfter[1] = fo.probePosition;
+        if (this.txLog !== null || this.pins.size === 0 || this.pins.has(PinReason.TRANSACTION)) {
+          if (this.ctx.config.failover.replay.enabled) this.recordForReplay(conn);
+        }
+      }
+    }
+    this.curErrno = 0;
     if (this.waitGtid !== '') {
       const wait = new GtidWaitResponse((conn.capabilities & Capability.DEPRECATE_EOF) !== 0);
       this.waitResponse = wait;
@@ -1007,6 +1242,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onResponseBytes(buf: Buffer, start: number, end: number): void {
     if (this.waitResponse !== null && !this.waitResponse.reached) return; // stale read: discarded
     this.responded = true;
+    if (this.recording !== null) this.checksum.bytes(buf, start, end);
     this.emit(buf, start, end);
   }
 
@@ -1035,6 +1271,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void {
     if (this.waitResponse !== null && !this.waitResponse.reached) return; // stale read: discarded
     this.responded = true;
+    if (this.recording !== null) this.checksum.packet(kind, buf, start, end);
+    if (kind === ControlKind.Err && end - start >= 7) this.curErrno = buf.readUInt16LE(start + 5);
     switch (kind) {
       case ControlKind.Ok:
       case ControlKind.Eof:
@@ -1078,6 +1316,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
             // Per domain: a later write in another domain must not hide an earlier one.
             this.lastWriteGtid = this.lastWriteGtid === '' ? value : mergeGtidPositions(this.lastWriteGtid, value);
             this.ctx.router?.noteWrite(value);
+            this.ctx.failover?.acks.note(value);
           }
           continue;
         }
@@ -1142,7 +1381,15 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.ctx.router!.noteReached(this.curReplica!, gtid);
     }
     const d = this.curDigest;
-    if (d !== null) this.ctx.digests.record(d, performance.now() - this.startedAt, conn.scanner.rows, conn.scanner.lastWasError);
+    if (d !== null) {
+      const ms = performance.now() - this.startedAt;
+      this.ctx.digests.record(d, ms, conn.scanner.rows, conn.scanner.lastWasError);
+      this.ctx.statementStats.record(conn.pool!.endpoint.name, this.curReplica !== null ? 'replica' : 'primary', ms, this.curErrno);
+    }
+    if (this.recording !== null) {
+      this.recording.checksum = this.checksum.value();
+      this.recording = null;
+    }
     if (this.curReplica !== null) {
       // Feeds least_latency (EWMA) and least_connections.
       this.ctx.router!.recordUse(this.curReplica.name, performance.now() - this.sentAt, conn.pool!.size - conn.pool!.idleCount);
@@ -1157,6 +1404,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     // Responses without a status (PREPARE_OK, statistics, ERR) leave the session's last known status.
     const status = scanner.statusSeen ? scanner.last.status : this.lastStatus;
     if (!failed) this.lastStatus = status;
+    if (this.txLog !== null && (status & ServerStatus.IN_TRANS) === 0) this.txLog = null;
     const command = this.cur!.payload[0];
     this.stickyNext = scanner.last.warnings > 0 || failed;
     if (this.stickyNext && !failed) this.ctx.countPin(PinReason.WARNINGS);
@@ -1228,7 +1476,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.curReplica = null;
     if (replica !== null) router.suspect(replica.name); // behind: others should not wait on it either, for a moment
     if (router.config.consistency_fallback === 'primary') {
-      this.acquireFrom(this.pool!);
+      this.acquireFrom(this.primaryPool());
       return;
     }
     this.sendError({ code: 4031, sqlState: 'HY000' }, `Sluice: replica '${replica?.name}' did not reach GTID ${gtid} within ${this.consistencyTimeoutMs} ms (read-after-write consistency)`, (this.cur?.lastSeq ?? 0) + 1);
@@ -1376,6 +1624,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     // (not across a change of user, whose sessions live in another pool).
     const keepOption = keepOptionAllowed && this.pins.has(PinReason.SET_OPTION);
     this.pins.clear();
+    this.txLog = null;
+    this.replayLog = null;
+    this.txLostReason = null;
     if (this.stickyNext) conn?.pool?.removeSticky(this);
     this.stickyNext = false;
     if (conn === null) return;
@@ -1569,6 +1820,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onBackendClosed(conn: BackendConnection): void {
     if (conn !== this.backend) return;
+    const wasPrimary = conn.pool !== null && conn.pool === this.pool;
+    const pinsBefore = this.ctx.failover !== null && wasPrimary ? new Set(this.pins) : null;
     conn.pool?.removeSticky(this);
     conn.pool?.discard(conn);
     this.backend = null;
@@ -1582,6 +1835,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       s.longData = false;
     }
     if (inFlight && !this.responded && !stateLost && this.retryElsewhere()) return;
+    if (pinsBefore !== null && !this.draining && this.onPrimaryConnectionLost(inFlight, pinsBefore)) return;
     if (inFlight) {
       if (!this.responded) this.sendError(ER.BACKEND_LOST, 'Lost connection to backend server during query', (this.cur?.lastSeq ?? 0) + 1);
       if (this.responded || stateLost) {
@@ -1629,6 +1883,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.ctx.counters.clientConnections--;
     this.releaseUserSlot();
     if (phase === Phase.Acquiring) this.waitingPool?.cancelWait(this);
+    if (this.held) this.ctx.failover?.buffer.cancel(this);
     this.backend?.pool?.removeSticky(this);
     const conn = this.backend;
     this.backend = null;
@@ -1658,6 +1913,18 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
 /** The server answered a re-prepare with an ERR; the connection itself is in a known state. */
 class PrepareFailed extends BackendError {}
+
+/** A transaction cut off by a failover could not be replayed. */
+class TransactionLost extends BackendError {}
+
+function transactionLost(why: string): BackendError {
+  return new BackendError(
+    `Sluice: the primary failed during this transaction and it could not be replayed (${why}); it was rolled back. Retry the transaction.`,
+    ER.LOCK_DEADLOCK.code,
+    ER.LOCK_DEADLOCK.sqlState,
+    'SLUICE_TRANSACTION_LOST',
+  );
+}
 
 
 /** A SET whose (first) variable is one of Sluice's own. */

@@ -8,7 +8,7 @@ import type { BackendEndpoint } from '../backend/connection.js';
 import { AdminChannel } from '../backend/admin-channel.js';
 import { DigestStats } from './digest-stats.js';
 import { StatementStats } from './statement-stats.js';
-import type { FailoverControl } from '../failover/types.js';
+import type { FailoverManager } from '../failover/manager.js';
 import type { UserDirectory } from './users.js';
 import type { Router } from '../router/router.js';
 import type { Logger } from '../util/log.js';
@@ -79,7 +79,7 @@ export class ProxyContext {
   /** Statements by backend and route, latency histograms, errors by code (/metrics). */
   readonly statementStats = new StatementStats();
   /** The failover feature (null when disabled or without replicas). */
-  failover: FailoverControl | null = null;
+  failover: FailoverManager | null = null;
   /** Re-reads the config file and applies it (set by app.ts when started from a file); throws with the reason. */
   reloadFromFile: (() => string[]) | null = null;
 
@@ -88,9 +88,30 @@ export class ProxyContext {
     readonly pools: PoolManager,
     readonly users: UserDirectory,
     readonly admin: AdminChannel | null,
-    readonly primary: BackendEndpoint,
+    public primary: BackendEndpoint,
     readonly log: Logger,
   ) {}
+
+  /** Bumped whenever the primary changes; sessions re-resolve their primary pool when it moved. */
+  primaryEpoch = 0;
+
+  /**
+   * The primary is now `endpoint` (failover, switchover, followed change). Sessions pick up new pools on
+   * their next statement; the monitor account's channel follows. The caller closes the old pools.
+   */
+  setPrimary(endpoint: BackendEndpoint): void {
+    const old = this.primary;
+    this.primary = endpoint;
+    this.primaryEpoch++;
+    this.admin?.retarget(endpoint);
+    // The old primary's channel (if any) is kept under its name for KILLs on it as a replica.
+    const ch = this.adminChannels.get(endpoint.name);
+    if (ch) {
+      ch.close();
+      this.adminChannels.delete(endpoint.name);
+    }
+    void old;
+  }
 
   private readonly adminChannels = new Map<string, AdminChannel>();
 

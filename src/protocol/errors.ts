@@ -24,6 +24,10 @@ export const ER = {
   CONNECTION_KILLED: { code: 1927, sqlState: '70100' },
   QUERY_INTERRUPTED: { code: 1317, sqlState: '70100' },
   MALFORMED_PACKET: { code: 1835, sqlState: 'HY000' },
+  /** A COMMIT (or autocommit write) cut off by a primary failure: the outcome is unknown. */
+  ERROR_DURING_COMMIT: { code: 1180, sqlState: 'HY000' },
+  /** The transaction was rolled back (here: lost in a failover, not replayable); retry it. */
+  LOCK_DEADLOCK: { code: 1213, sqlState: '40001' },
   /** Sluice: no backend connection could be had in time (pool exhausted or backend down). */
   BACKEND_UNAVAILABLE: { code: 2013, sqlState: 'HY000' },
   /** Sluice: the backend connection serving the statement was lost. */

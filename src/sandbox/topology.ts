@@ -712,6 +712,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
         `--report-host=127.0.0.1`,
         `--report-port=${node.port}`,
         ...(role === 'replica' ? ['--read-only=ON'] : []),
+        // A promoted replica gets the master side switched on by Sluice (SET GLOBAL) when it is promoted.
         ...(opts.semiSync
           ? role === 'primary'
             ? ['--rpl-semi-sync-master-enabled=ON']
@@ -764,7 +765,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
       [
         `CREATE USER ${sqlStr(monitor.user)}@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD(${sqlStr(monitor.password)});`,
         `GRANT SELECT ON mysql.* TO ${sqlStr(monitor.user)}@'%';`,
-        `GRANT REPLICATION CLIENT, REPLICATION SLAVE ADMIN, SLAVE MONITOR, PROCESS, CONNECTION ADMIN, SUPER ON *.* TO ${sqlStr(monitor.user)}@'%';`,
+        `GRANT REPLICATION CLIENT, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, PROCESS, CONNECTION ADMIN, SUPER ON *.* TO ${sqlStr(monitor.user)}@'%';`,
         'CREATE DATABASE demo;',
         `CREATE USER 'demo'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD(${sqlStr(demo.password)});`,
         "GRANT ALL PRIVILEGES ON demo.* TO 'demo'@'%';",

@@ -1,14 +1,15 @@
 // Admin HTTP API and metrics against a fake proxy state: documents, Prometheus exposition (checked with a
 // text-format parser library), token checks, status codes, and that nothing leaks (stacks, literals).
 import { DigestStats } from '../../src/frontend/digest-stats.js';
+import { StatementStats } from '../../src/frontend/statement-stats.js';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { startAdminHttp, type AdminHttpServer } from '../../src/admin/http-server.js';
-import { createSluiceMetrics, SLUICE_METRIC_NAMES } from '../../src/admin/metrics.js';
-import { backendsDoc, displayStatement, poolsDoc, sessionsDoc, statsDoc, digestsDoc } from '../../src/admin/views.js';
+import { createSluiceMetrics, FAILOVER_METRIC_NAMES, SLUICE_METRIC_NAMES } from '../../src/admin/metrics.js';
+import { backendsDoc, displayStatement, poolsDoc, sessionsDoc, statsDoc, digestsDoc, failoverDoc, failoverEventDoc, switchoverDoc } from '../../src/admin/views.js';
 import type { AdminActions, AdminContext, AdminPoolView, AdminSessionView } from '../../src/admin/types.js';
 import type { ProxyContext } from '../../src/frontend/context.js';
 import { buildSnapshot, makeBackendView } from '../../src/router/topology-snapshot.js';
@@ -47,7 +48,12 @@ function fakeContext(): AdminContext & { pools: { list(): AdminPoolView[] } } {
     [3, session(3, { userName: '' })],
   ]);
   const pools = [pool('db1', 'root', Capability.DEPRECATE_EOF, 3, 1, 2), pool('db1', 'root', 0, 2, 2), pool('db2', 'ro', Capability.FOUND_ROWS, 1, 0)];
+  const statementStats = new StatementStats();
+  statementStats.record('db1', 'primary', 2, 0);
+  statementStats.record('db1', 'primary', 4, 1146);
+  statementStats.record('db2', 'replica', 0.3, 0);
   return {
+    statementStats,
     counters: { clientConnections: 3, clientConnectionsTotal: 10, authFailures: 1, statements: 500, syncs: 7, pins: { transaction: 4 } },
     sessions,
     pools: { list: () => pools },
@@ -73,6 +79,11 @@ describe('admin documents', () => {
         ['db3', 'replica', 'down', null, false, true, { size: 0, idle: 0, in_use: 0, waiting: 0 }],
       ],
     );
+    assert.deepEqual(docs[0]!.statements, { total: 2, errors: 1, primary: 2, replica: 0, total_ms: 6, avg_ms: 3, p50_ms: 2, p99_ms: 4, max_ms: 4 });
+    assert.equal(docs[1]!.statements!.replica, 1);
+    assert.deepEqual(docs[2]!.statements, { total: 0, errors: 0, primary: 0, replica: 0, total_ms: 0, avg_ms: 0, p50_ms: 0, p99_ms: 0, max_ms: 0 });
+    const { statementStats: _, ...withoutStats } = fakeContext();
+    assert.equal(backendsDoc(withoutStats, snapshot, null)[0]!.statements, null, 'no statistics kept: null');
     assert.equal(docs[1]!.gtid_position, '0-1-8');
     assert.equal(docs[2]!.gtid_position, null, 'never checked: unknown, not empty');
     assert.equal(docs[1]!.last_error, 'replication lag 42 s > 30 s');
@@ -319,13 +330,16 @@ describe('docs/openapi.yaml', () => {
       '/api/v1/backends/{name}/online',
       '/api/v1/digests',
       '/api/v1/digests/reset',
+      '/api/v1/failover',
+      '/api/v1/failovers',
       '/api/v1/pools',
       '/api/v1/sessions',
       '/api/v1/stats',
+      '/api/v1/switchover',
       '/metrics',
     ]);
     const metricsText = spec.paths['/metrics']!.get!.description!;
-    for (const name of SLUICE_METRIC_NAMES) assert.ok(metricsText.includes(`| ${name} |`), `${name} not documented`);
+    for (const name of [...SLUICE_METRIC_NAMES, ...FAILOVER_METRIC_NAMES]) assert.ok(metricsText.includes(`| ${name} |`), `${name} not documented`);
   });
 
   it('lists exactly the fields the API sends', () => {
@@ -337,5 +351,20 @@ describe('docs/openapi.yaml', () => {
     const digests = new DigestStats();
     digests.record({ text: 'SELECT ?', hash: 1n }, 0.5, 1, false);
     assert.deepEqual(required('Digest'), Object.keys(digestsDoc({ ...ctx, digests })[0]!).sort());
+    assert.deepEqual(required('BackendStatements'), Object.keys(backendsDoc(ctx, snapshot, null)[0]!.statements!).sort());
+    const failover = failoverDoc({
+      phase: () => 'normal',
+      primaryName: () => 'db1',
+      buffered: () => ({ statements: 0, bytes: 0 }),
+      stats: { failovers: 0, switchovers: 0, followed: 0, bufferedTotal: 0, bufferRejected: 0, retried: 0, replayed: 0, replayMismatches: 0, outcomeUnknown: 0 },
+      history: () => [],
+      switchover: () => Promise.reject(new Error('no')),
+    });
+    assert.deepEqual(required('Failover'), Object.keys(failover).sort());
+    const fSchema = spec.components.schemas.Failover as unknown as { properties: Record<string, { required?: string[] }> };
+    assert.deepEqual([...fSchema.properties.stats!.required!].sort(), Object.keys(failover.stats).sort());
+    assert.deepEqual([...fSchema.properties.buffered!.required!].sort(), Object.keys(failover.buffered).sort());
+    assert.deepEqual(required('FailoverEvent'), Object.keys(failoverEventDoc({ at: 0, kind: 'failover', from: 'a', to: 'b', detail: '', durationMs: 1 })).sort());
+    assert.deepEqual(required('Switchover'), Object.keys(switchoverDoc({ from: 'a', to: 'b', pauseMs: 1 })).sort());
   });
 });

@@ -2,7 +2,9 @@
 // external code). Polls the JSON API (docs/openapi.yaml) once a second and renders:
 //   topology (/api/v1/backends), pool usage per backend (the backends' `pools`), client sessions and pins
 //   (/api/v1/sessions), QPS and read routing (deltas of /api/v1/stats counters), top query digests
-//   (/api/v1/digests, shown only when that endpoint answers 200), and a 60 s QPS chart drawn as inline SVG.
+//   (/api/v1/digests, shown only when that endpoint answers 200), a 60 s QPS chart drawn as inline SVG,
+//   statements/s and latency per backend (deltas of the backends' `statements`), and the failover panel
+//   (/api/v1/failover and /api/v1/failovers, shown only while failover is active).
 // Every value from the API is inserted as text (textContent / attributes), never as HTML.
 'use strict';
 
@@ -11,6 +13,8 @@
   const HISTORY_MS = 60_000;
   const REQUEST_TIMEOUT_MS = 3000;
   const DIGEST_RETRY_MS = 10_000;
+  const FAILOVER_RETRY_MS = 10_000;
+  const HISTORY_SHOWN = 50;
   const TOP_DIGESTS = 10;
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -21,6 +25,10 @@
   /** Next time to ask for /api/v1/digests after it answered 404 (endpoint not there). */
   let digestsRetryAt = 0;
   let lastDigests = null;
+  /** Next time to ask for /api/v1/failover after it answered 404 (failover not active). */
+  let failoverRetryAt = 0;
+  /** Previous statement totals per backend, for per-backend rates: name → { t, total, totalMs }. */
+  const prevBackend = new Map();
 
   const $ = (id) => document.getElementById(id);
 
@@ -93,21 +101,27 @@
 
   async function poll() {
     const wantDigests = performance.now() >= digestsRetryAt;
-    const [backends, sessions, stats, digests] = await Promise.all([
+    const wantFailover = performance.now() >= failoverRetryAt;
+    const [backends, sessions, stats, digests, failover, failovers] = await Promise.all([
       getJson('/api/v1/backends'),
       getJson('/api/v1/sessions'),
       getJson('/api/v1/stats'),
       wantDigests ? getJson('/api/v1/digests', true).catch(() => null) : Promise.resolve(undefined),
+      wantFailover ? getJson('/api/v1/failover', true).catch(() => null) : Promise.resolve(null),
+      wantFailover ? getJson('/api/v1/failovers', true).catch(() => null) : Promise.resolve(null),
     ]);
     const t = performance.now();
     if (wantDigests) {
       if (digests === null) digestsRetryAt = t + DIGEST_RETRY_MS;
       lastDigests = digests && Array.isArray(digests.digests) ? digests.digests : null;
     }
+    if (wantFailover && failover === null) failoverRetryAt = t + FAILOVER_RETRY_MS;
     const rates = updateRates(t, stats);
+    const backendRates = updateBackendRates(t, backends.backends);
     renderTiles(stats, sessions.sessions, rates);
+    renderFailover(failover, failovers && Array.isArray(failovers.events) ? failovers.events : []);
     renderChart();
-    renderTopology(backends.backends);
+    renderTopology(backends.backends, backendRates);
     renderRouting(stats, rates);
     renderPins(sessions.sessions, stats);
     renderPools(backends.backends);
@@ -136,6 +150,30 @@
     prev = cur;
     while (history.length > 0 && t - history[0].t > HISTORY_MS + POLL_MS) history.shift();
     return rates;
+  }
+
+  /** Statements/s and average latency per backend over the last interval: name → { qps, avgMs } (null until two samples). */
+  function updateBackendRates(t, backends) {
+    const out = new Map();
+    const seen = new Set();
+    for (const b of backends) {
+      seen.add(b.name);
+      const s = b.statements;
+      if (!s) continue;
+      const p = prevBackend.get(b.name);
+      let r = { qps: null, avgMs: null };
+      if (p && s.total >= p.total) {
+        const dt = (t - p.t) / 1000;
+        if (dt > 0.05) {
+          const n = s.total - p.total;
+          r = { qps: n / dt, avgMs: n > 0 ? (s.total_ms - p.totalMs) / n : null };
+        }
+      }
+      prevBackend.set(b.name, { t, total: s.total, totalMs: s.total_ms });
+      out.set(b.name, r);
+    }
+    for (const name of [...prevBackend.keys()]) if (!seen.has(name)) prevBackend.delete(name);
+    return out;
   }
 
   // ---------- tiles ----------
@@ -230,7 +268,7 @@
   }
 
   // ---------- topology ----------
-  function renderTopology(backends) {
+  function renderTopology(backends, backendRates) {
     const up = backends.filter((b) => b.health === 'up').length;
     setText('topology-sub', `${plural(backends.length, 'backend')} · ${fmtInt(up)} up`);
     const cards = backends.map((b) => {
@@ -258,6 +296,8 @@
           h('dd', null, b.read_only === null ? '–' : b.read_only ? 'yes' : 'no'),
           h('dt', null, 'Connections'),
           h('dd', null, `${fmtInt(b.pools.in_use)} in use · ${fmtInt(b.pools.idle)} idle`),
+          b.statements ? h('dt', null, 'Statements') : null,
+          b.statements ? statementsCell(b.statements, backendRates.get(b.name)) : null,
           h('dt', null, 'Checked'),
           h('dd', null, fmtAgo(b.last_check_at)),
         ),
@@ -265,6 +305,91 @@
       );
     });
     $('backends').replaceChildren(...(cards.length ? cards : [h('p', { class: 'empty' }, 'no backend')]));
+  }
+
+  /** "12.0/s · 0.41 ms avg · p99 2.00 ms · 3 errors": rate and average over the last interval, p99 since start. */
+  function statementsCell(s, r) {
+    const rate = r && r.qps !== null ? `${fmtRate(r.qps)}/s` : '–/s';
+    const avg = r && r.avgMs !== null ? `${fmtMs(r.avgMs)} ms avg` : 'idle';
+    const title =
+      `${fmtInt(s.total)} statements since start (${fmtInt(s.primary)} as primary, ${fmtInt(s.replica)} as replica), ` +
+      `${fmtInt(s.errors)} errors; avg ${fmtMs(s.avg_ms)} ms, p50 ≤ ${fmtMs(s.p50_ms)} ms, p99 ≤ ${fmtMs(s.p99_ms)} ms, max ${fmtMs(s.max_ms)} ms`;
+    return h(
+      'dd',
+      { class: 'stmts', title, 'data-total': s.total },
+      `${rate} · ${avg} · p99 ${fmtMs(s.p99_ms)} ms`,
+      s.errors > 0 ? h('span', { class: 'err' }, ` · ${plural(s.errors, 'error')}`) : null,
+    );
+  }
+
+  // ---------- failover ----------
+  const PHASE_TEXT = { normal: 'normal', primary_lost: 'primary lost', promoting: 'promoting a replica', switching_over: 'switching over' };
+
+  function fmtBytes(n) {
+    if (typeof n !== 'number' || !Number.isFinite(n)) return '–';
+    if (n < 1024) return `${fmtInt(n)} B`;
+    if (n < 1024 * 1024) return `${oneFmt.format(n / 1024)} KiB`;
+    return `${oneFmt.format(n / 1024 / 1024)} MiB`;
+  }
+
+  function fmtDuration(ms) {
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) return '';
+    return ms < 1000 ? `${fmtInt(ms)} ms` : `${oneFmt.format(ms / 1000)} s`;
+  }
+
+  function fmtTime(iso) {
+    const d = new Date(iso);
+    if (!Number.isFinite(d.getTime())) return '–';
+    const today = new Date().toDateString() === d.toDateString();
+    const time = d.toLocaleTimeString('en-GB');
+    return today ? time : `${d.toLocaleDateString('en-CA')} ${time}`;
+  }
+
+  function renderFailover(f, events) {
+    const panel = $('failover-panel');
+    if (f === null) {
+      panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    const phase = f.phase;
+    panel.dataset.phase = phase;
+    setText('failover-primary', f.primary);
+    const ph = $('failover-phase');
+    ph.dataset.phase = phase;
+    setText('failover-phase', PHASE_TEXT[phase] || phase);
+    const held = f.buffered || { statements: 0, bytes: 0 };
+    setText('failover-buffered', held.statements > 0 ? `${fmtInt(held.statements)} (${fmtBytes(held.bytes)})` : '0');
+    const s = f.stats || {};
+    setText(
+      'failover-sub',
+      `${plural(s.failovers ?? 0, 'failover')} · ${plural(s.switchovers ?? 0, 'switchover')} · ${fmtInt(s.followed ?? 0)} followed`,
+    );
+    $('failover-stats').replaceChildren(
+      h('dt', null, 'Held (total)'),
+      h('dd', null, `${fmtInt(s.buffered_total)} · ${fmtInt(s.buffer_rejected)} rejected`),
+      h('dt', null, 'Re-run'),
+      h('dd', { title: 'statements re-run transparently · transactions replayed with matching results' }, `${fmtInt(s.retried)} statements · ${fmtInt(s.replayed)} transactions`),
+      h('dt', null, 'Client errors'),
+      h(
+        'dd',
+        { class: (s.replay_mismatches ?? 0) + (s.outcome_unknown ?? 0) > 0 ? 'err' : null, title: 'replays with different results · commits with unknown outcome' },
+        `${fmtInt(s.replay_mismatches)} replay mismatches · ${fmtInt(s.outcome_unknown)} unknown outcomes`,
+      ),
+    );
+    const newest = events.slice(-HISTORY_SHOWN).reverse();
+    const items = newest.map((e) =>
+      h(
+        'li',
+        { class: 'event', 'data-kind': e.kind },
+        h('time', { datetime: e.at, title: e.at }, fmtTime(e.at)),
+        h('span', { class: 'event-kind' }, e.kind.replace(/_/g, ' ')),
+        h('span', { class: 'event-move' }, e.from === e.to || e.to === null ? e.from ?? '–' : `${e.from ?? '–'} → ${e.to}`),
+        h('span', { class: 'event-duration' }, fmtDuration(e.duration_ms)),
+        h('span', { class: 'event-detail', title: e.detail }, e.detail),
+      ),
+    );
+    $('failover-history').replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, 'no event yet')]));
   }
 
   // ---------- read routing and pins ----------

@@ -1,0 +1,645 @@
+// The failover manager: watches the primary, holds primary-bound statements while it is away, and gets a
+// primary back — the same one when it returns, one that someone else promoted (followed), one Sluice
+// promotes itself (failover.auto_promote, MariaDB GTID replication), or one chosen by an operator
+// (planned switchover). One decision per failure; every step is logged and kept in a bounded history.
+//
+// Detection (probe every check_interval_ms, each bounded by detection_ms / 4):
+//   two refused connections in a row            → lost ('dead': the process is gone)
+//   no answer for detection_ms                   → lost ('hung': SIGSTOP, partition, overload)
+//   read_only = ON on two probes in a row        → lost ('read_only': a DBA is switching over)
+// A session whose primary connection broke, or which could not connect, calls suspect(): statements are held
+// at once and a probe runs now, so a crash is noticed within milliseconds; a primary that answers releases
+// them again.
+//
+// Promotion is refused for a hung primary until hang_promote_after_ms (it cannot be fenced while it hangs:
+// a commit in flight on it would complete when it wakes up), and always when no replica is safe.
+import { BackendError } from '../backend/internal-response.js';
+import type { BackendEndpoint, BackendTlsOptions } from '../backend/connection.js';
+import type { BackendMonitor } from '../backend/monitor.js';
+import type { PoolManager } from '../backend/pool.js';
+import type { FailoverConfig, SluiceConfig } from '../config/schema.js';
+import type { Logger } from '../util/log.js';
+import { gtidCovers, parseGtidPosition } from '../router/topology-snapshot.js';
+import { AckLedger } from './ack-ledger.js';
+import { FailoverBuffer } from './buffer.js';
+import { NodeAdmin, isRefusal, sqlString } from './node-admin.js';
+import type { FailoverControl, FailoverEvent, FailoverEventKind, FailoverPhase, FailoverStats, SwitchoverResult } from './types.js';
+
+/** What the manager changes in the proxy (ProxyContext fits). */
+export interface FailoverHost {
+  readonly config: SluiceConfig;
+  readonly pools: PoolManager;
+  readonly log: Logger;
+  primary: BackendEndpoint;
+  setPrimary(endpoint: BackendEndpoint): void;
+}
+
+/** A session whose write was cut off by the primary's failure, waiting to learn whether it committed. */
+export interface OutcomeWaiter {
+  /** Positions committed before the write was sent (any may be ''): its GTID, if any, is newer. */
+  readonly sentAfter: readonly string[];
+  /** not_committed: safe to run again; unknown: tell the client the outcome is unknown. */
+  onOutcome(outcome: 'not_committed' | 'unknown', why: string): void;
+}
+
+type LostKind = 'dead' | 'hung' | 'read_only';
+
+interface ReplicaSurvey {
+  name: string;
+  endpoint: BackendEndpoint;
+  ok: boolean;
+  error: string;
+  readOnly: boolean;
+  /** What the IO thread received (Gtid_IO_Pos), or the applied position when empty. */
+  received: string;
+  applied: string;
+  masterPort: number | null;
+  sqlRunning: boolean;
+  sqlError: string;
+  semiSyncSlave: boolean;
+}
+
+const HISTORY_LIMIT = 200;
+
+export class FailoverManager implements FailoverControl {
+  readonly buffer: FailoverBuffer;
+  readonly acks = new AckLedger();
+  private readonly counts: FailoverStats = {
+    failovers: 0,
+    switchovers: 0,
+    followed: 0,
+    bufferedTotal: 0,
+    bufferRejected: 0,
+    retried: 0,
+    replayed: 0,
+    replayMismatches: 0,
+    outcomeUnknown: 0,
+  };
+  /** The primary's @@gtid_binlog_pos at the last successful probe (a floor for in-flight writes). */
+  probePosition = '';
+  private cfg: FailoverConfig;
+  private ph: FailoverPhase = 'normal';
+  private readonly events: FailoverEvent[] = [];
+  private readonly nodes = new Map<string, NodeAdmin>();
+  private timer: NodeJS.Timeout | null = null;
+  private probing: Promise<void> | null = null;
+  private stopped = false;
+  private lastOkAt = Date.now();
+  private refusals = 0;
+  private readOnlySeen = 0;
+  private lostAt = 0;
+  private lostKind: LostKind = 'dead';
+  /** A promotion or switchover is running. */
+  private busy = false;
+  /** A promotion failed half way: no second attempt for this failure (an operator must look). */
+  private gaveUp = false;
+  private lastRefusal = '';
+  private readonly fenced = new Set<string>();
+  private maintaining = false;
+  private outcomeWaiters: OutcomeWaiter[] = [];
+
+  constructor(
+    private readonly host: FailoverHost,
+    private monitor: BackendMonitor,
+    private readonly tls: BackendTlsOptions | null,
+  ) {
+    this.cfg = host.config.failover;
+    this.buffer = new FailoverBuffer(this.cfg.buffer);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // FailoverControl
+
+  phase(): FailoverPhase {
+    return this.ph;
+  }
+
+  primaryName(): string {
+    return this.host.primary.name;
+  }
+
+  buffered(): { statements: number; bytes: number } {
+    return { statements: this.buffer.count, bytes: this.buffer.bytes };
+  }
+
+  get stats(): Readonly<FailoverStats> {
+    this.counts.bufferedTotal = this.buffer.total;
+    this.counts.bufferRejected = this.buffer.rejected;
+    return this.counts;
+  }
+
+  /** Sessions report what they did with interrupted statements. */
+  count(what: 'retried' | 'replayed' | 'replayMismatches' | 'outcomeUnknown'): void {
+    this.counts[what]++;
+  }
+
+  history(): readonly FailoverEvent[] {
+    return this.events;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Life cycle
+
+  start(): void {
+    this.stopped = false;
+    this.lastOkAt = Date.now();
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const n of this.nodes.values()) n.close();
+    this.nodes.clear();
+    this.buffer.rejectAll('Sluice is shutting down');
+    this.buffer.release();
+  }
+
+  /** Hot reload replaced the monitor (replicas changed). */
+  setMonitor(monitor: BackendMonitor): void {
+    this.monitor = monitor;
+  }
+
+  updateConfig(cfg: FailoverConfig): void {
+    this.cfg = cfg;
+    this.buffer.updateLimits(cfg.buffer);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Session hooks
+
+  /** A primary connection broke or could not be made: hold statements and look now. */
+  suspect(): void {
+    if (this.stopped) return;
+    if (!this.buffer.holding) this.buffer.begin();
+    if (this.probing === null) this.schedule(0);
+  }
+
+  /** A write was cut off; its outcome is decided when a primary is back (or unknown if it is not). */
+  awaitOutcome(w: OutcomeWaiter): void {
+    this.outcomeWaiters.push(w);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Probe loop
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.probing !== null) return;
+      this.probing = this.tick()
+        .catch((err: unknown) => this.host.log.error({ err }, 'failover manager tick failed'))
+        .finally(() => {
+          this.probing = null;
+          this.schedule(this.ph === 'normal' && !this.buffer.holding ? this.cfg.check_interval_ms : Math.min(this.cfg.check_interval_ms, 100));
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private node(name: string, endpoint?: BackendEndpoint): NodeAdmin {
+    let n = this.nodes.get(name);
+    if (!n) {
+      const b = endpoint ?? this.endpointOf(name);
+      n = new NodeAdmin(b, { user: this.host.config.monitor.user, password: this.host.config.monitor.password, tls: this.tls });
+      this.nodes.set(name, n);
+    }
+    return n;
+  }
+
+  private endpointOf(name: string): BackendEndpoint {
+    const b = this.host.config.backends.find((x) => x.name === name);
+    if (!b) throw new Error(`unknown backend ${name}`);
+    return { name: b.name, host: b.host, port: b.port };
+  }
+
+  private probeTimeout(): number {
+    return Math.max(100, Math.floor(this.cfg.detection_ms / 4));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    const primary = this.host.primary;
+    const now = Date.now();
+    try {
+      const rows = await this.node(primary.name).rows('SELECT @@read_only, @@gtid_binlog_pos', this.probeTimeout());
+      const ro = rows[0]?.[0] === '1' || rows[0]?.[0]?.toUpperCase() === 'ON';
+      this.refusals = 0;
+      if (ro) {
+        this.readOnlySeen++;
+        if (this.ph === 'normal' && this.readOnlySeen >= 2) this.onLost('read_only', 'the primary is read_only');
+      } else {
+        this.readOnlySeen = 0;
+        this.lastOkAt = Date.now();
+        this.probePosition = rows[0]?.[1] ?? '';
+        if (this.ph === 'primary_lost' || this.buffer.holding) this.onRecovered();
+      }
+    } catch (err) {
+      const why = (err as Error).message;
+      if (isRefusal(err)) this.refusals++;
+      else this.refusals = 0;
+      if (this.ph === 'normal') {
+        if (this.refusals >= 2) this.onLost('dead', why);
+        else if (now - this.lastOkAt >= this.cfg.detection_ms - this.cfg.check_interval_ms) this.onLost('hung', why);
+      } else if (this.refusals >= 2) this.lostKind = 'dead';
+    }
+    if (this.buffer.timedOut && this.outcomeWaiters.length > 0) {
+      const waiters = this.outcomeWaiters;
+      this.outcomeWaiters = [];
+      for (const w of waiters) {
+        this.counts.outcomeUnknown++;
+        w.onOutcome('unknown', `no primary within failover.buffer.max_duration_ms (${this.cfg.buffer.max_duration_ms} ms)`);
+      }
+    }
+    if (this.ph === 'primary_lost' && !this.busy && !this.gaveUp) await this.decide();
+    if (!this.maintaining) {
+      this.maintaining = true;
+      void this.maintain().finally(() => (this.maintaining = false));
+    }
+  }
+
+  private onLost(kind: LostKind, why: string): void {
+    this.ph = 'primary_lost';
+    this.lostAt = Date.now();
+    this.lostKind = kind;
+    this.gaveUp = false;
+    this.lastRefusal = '';
+    this.buffer.begin();
+    const primary = this.host.primary.name;
+    this.host.log.warn({ primary, kind, why }, 'primary lost; holding statements bound for it');
+    this.record('primary_lost', primary, primary, `${kind}: ${why}`, null);
+  }
+
+  /** The same primary answers (again): release what was held. */
+  private onRecovered(): void {
+    const wasLost = this.ph === 'primary_lost';
+    this.ph = 'normal';
+    this.resolveOutcomes(this.probePosition);
+    const held = this.buffer.release();
+    if (wasLost) {
+      const primary = this.host.primary.name;
+      this.host.log.info({ primary, heldMs: held }, 'primary is back');
+      this.record('primary_recovered', primary, primary, `answered again after ${held} ms`, held);
+    }
+  }
+
+  /** The primary is lost: follow a primary promoted by someone else, promote one, or keep holding. */
+  private async decide(): Promise<void> {
+    const others = await this.survey();
+    const writable = others.filter((r) => r.ok && !r.readOnly && !this.fenced.has(r.name));
+    if (writable.length === 1) {
+      const to = writable[0]!;
+      const pos = await this.position(to.name).catch(() => '');
+      this.switchTo(to.endpoint, 'followed', this.lostAt, `${to.name} is writable: followed (promoted outside Sluice)`, pos, false);
+      this.counts.followed++;
+      return;
+    }
+    if (writable.length > 1) return this.refuse(`several writable nodes (${writable.map((w) => w.name).join(', ')}): not choosing between them`);
+    if (!this.cfg.auto_promote) return;
+    if (this.lostKind === 'read_only') return; // someone is at work on the primary: not behind their back
+    const lostFor = Date.now() - this.lostAt;
+    if (this.lostKind === 'hung' && lostFor < this.cfg.hang_promote_after_ms) return;
+    await this.promote(others);
+  }
+
+  private refuse(why: string): void {
+    if (why === this.lastRefusal) return;
+    this.lastRefusal = why;
+    this.host.log.warn({ why }, 'failover refused');
+    this.record('failover_refused', this.host.primary.name, this.host.primary.name, why, null);
+  }
+
+  /** Fresh facts about every backend other than the primary (parallel, each bounded). */
+  private async survey(exclude: string = this.host.primary.name): Promise<ReplicaSurvey[]> {
+    const t = this.probeTimeout() * 2;
+    const names = this.host.config.backends.map((b) => b.name).filter((n) => n !== exclude);
+    return Promise.all(
+      names.map(async (name): Promise<ReplicaSurvey> => {
+        const endpoint = this.endpointOf(name);
+        const base: ReplicaSurvey = { name, endpoint, ok: false, error: '', readOnly: true, received: '', applied: '', masterPort: null, sqlRunning: false, sqlError: '', semiSyncSlave: false };
+        try {
+          const n = this.node(name);
+          const v = (await n.rows('SELECT @@read_only, @@gtid_slave_pos, @@gtid_current_pos, @@rpl_semi_sync_slave_enabled', t))[0] ?? [];
+          const st = (await n.namedRows('SHOW SLAVE STATUS', t))[0];
+          const applied = v[1] || v[2] || '';
+          return {
+            ...base,
+            ok: true,
+            readOnly: v[0] === '1' || v[0]?.toUpperCase() === 'ON',
+            applied,
+            received: st?.get('Gtid_IO_Pos') || applied,
+            masterPort: st ? Number(st.get('Master_Port')) : null,
+            sqlRunning: st?.get('Slave_SQL_Running') === 'Yes',
+            sqlError: st?.get('Last_SQL_Error') ?? '',
+            semiSyncSlave: v[3] === '1' || v[3]?.toUpperCase() === 'ON',
+          };
+        } catch (err) {
+          return { ...base, error: (err as Error).message };
+        }
+      }),
+    );
+  }
+
+  /** The replica that has received the most, if it is safe: null and the reason otherwise. */
+  private chooseCandidate(replicas: ReplicaSurvey[], oldPrimary: string, target: string | null): { best: ReplicaSurvey | null; why: string } {
+    const usable = replicas.filter((r) => r.ok && r.masterPort !== null && !this.fenced.has(r.name) && r.name !== oldPrimary);
+    if (usable.length === 0) {
+      const why = replicas.map((r) => `${r.name}: ${r.ok ? (r.masterPort === null ? 'not a replica' : 'fenced') : r.error}`).join('; ');
+      return { best: null, why: `no reachable replica (${why || 'none configured'})` };
+    }
+    const safe = usable.filter((r) => r.sqlError === '');
+    if (safe.length === 0) return { best: null, why: `every replica has a replication error (${usable.map((r) => `${r.name}: ${r.sqlError}`).join('; ')})` };
+    // The candidate must have received everything any other replica received (single primary stream).
+    let best: ReplicaSurvey | null = null;
+    for (const r of safe) {
+      if (target !== null && r.name !== target) continue;
+      if (safe.every((o) => gtidCovers(r.received, o.received))) {
+        if (best === null || r.name === target) best = r;
+      }
+    }
+    if (target !== null && best === null) {
+      const t = safe.find((r) => r.name === target);
+      return { best: null, why: t ? `${target} has received less than another replica` : `${target} is not a usable replica` };
+    }
+    if (best === null) return { best: null, why: `the replicas' positions diverge (${safe.map((r) => `${r.name}=${r.received}`).join(', ')})` };
+    return { best, why: '' };
+  }
+
+  private async promote(replicas: ReplicaSurvey[]): Promise<void> {
+    const old = this.host.primary;
+    const { best, why } = this.chooseCandidate(replicas, old.name, null);
+    if (best === null) return this.refuse(why);
+    this.busy = true;
+    this.ph = 'promoting';
+    const t = this.cfg.catchup_timeout_ms;
+    this.host.log.warn({ from: old.name, to: best.name, received: best.received }, 'promoting a replica');
+    let changed = false;
+    try {
+      // Apply everything received (the relay log) before taking writes.
+      const wait = await this.node(best.name).rows(`SELECT MASTER_GTID_WAIT(${sqlString(best.received)}, ${(t / 1000).toFixed(3)})`, t + 2000);
+      if (wait[0]?.[0] !== '0') {
+        this.ph = 'primary_lost';
+        return this.refuse(`${best.name} did not apply its relay log up to ${best.received} within ${t} ms`);
+      }
+      changed = true;
+      const others = replicas.filter((r) => r.ok && r.name !== best.name && r.masterPort !== null);
+      await this.makePrimary(best, others);
+      const pos = await this.position(best.name);
+      this.counts.failovers++;
+      this.switchTo(best.endpoint, 'failover', this.lostAt, `promoted ${best.name} (had received ${best.received}); repointed ${others.map((o) => o.name).join(', ') || 'no other replica'}; ${old.name} fenced`, pos, true);
+    } catch (err) {
+      const msg = (err as Error).message;
+      this.host.log.error({ err: msg, candidate: best.name }, 'promotion failed');
+      this.ph = 'primary_lost';
+      if (changed) this.gaveUp = true;
+      this.record('failover_failed', old.name, old.name, `promoting ${best.name} failed: ${msg}${changed ? '; not retried (needs an operator)' : ''}`, null);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Turns `node` into the primary and repoints `others` at it. Writable last, after its replicas attach. */
+  private async makePrimary(node: ReplicaSurvey, others: ReplicaSurvey[], alsoRepoint: Array<{ name: string; usePos: 'slave_pos' | 'current_pos' }> = []): Promise<void> {
+    const t = this.probeTimeout() * 4;
+    const n = this.node(node.name);
+    await n.exec(['STOP SLAVE', 'RESET SLAVE ALL'], t);
+    const semi = node.semiSyncSlave;
+    if (semi) await n.exec(['SET GLOBAL rpl_semi_sync_master_enabled = ON', 'SET GLOBAL rpl_semi_sync_slave_enabled = OFF'], t);
+    const repoints = [...others.map((o) => ({ name: o.name, usePos: 'slave_pos' as const })), ...alsoRepoint];
+    const results = await Promise.allSettled(repoints.map((o) => this.repoint(o.name, node.endpoint, o.usePos, semi)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.host.log.warn({ replica: repoints[i]!.name, err: (r.reason as Error).message }, 'could not repoint a replica (will retry when it answers)');
+    });
+    if (semi) {
+      // Commits would wait rpl_semi_sync_master_timeout for an ack while no semi-sync replica is attached.
+      const deadline = Date.now() + 3000;
+      for (;;) {
+        const rows = await n.rows("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'", t).catch(() => []);
+        if (Number(rows[0]?.[1] ?? 0) >= 1 || repoints.length === 0 || Date.now() > deadline) break;
+        await sleep(20);
+      }
+    }
+    await n.exec(['SET GLOBAL read_only = OFF'], t);
+  }
+
+  private async repoint(name: string, to: BackendEndpoint, usePos: 'slave_pos' | 'current_pos', semi: boolean): Promise<void> {
+    if (this.cfg.replication_user === null) throw new Error('failover.replication_user is not set');
+    const t = this.probeTimeout() * 4;
+    const n = this.node(name);
+    await n.exec(
+      [
+        'STOP SLAVE',
+        'SET GLOBAL read_only = ON',
+        ...(semi ? ['SET GLOBAL rpl_semi_sync_slave_enabled = ON', 'SET GLOBAL rpl_semi_sync_master_enabled = OFF'] : []),
+        `CHANGE MASTER TO MASTER_HOST=${sqlString(to.host)}, MASTER_PORT=${to.port}, MASTER_USER=${sqlString(this.cfg.replication_user)}, ` +
+          `MASTER_PASSWORD=${sqlString(this.cfg.replication_password)}, MASTER_USE_GTID=${usePos}, MASTER_CONNECT_RETRY=1`,
+        'START SLAVE',
+      ],
+      t,
+    );
+  }
+
+  private async position(name: string): Promise<string> {
+    const rows = await this.node(name).rows('SELECT @@gtid_current_pos', this.probeTimeout() * 2);
+    return rows[0]?.[0] ?? '';
+  }
+
+  /** Makes `to` the primary of the proxy and releases what was held. */
+  private switchTo(to: BackendEndpoint, kind: FailoverEventKind, since: number, detail: string, newPosition: string, fenceOld: boolean): void {
+    const old = this.host.primary;
+    this.host.setPrimary(to);
+    this.monitor.setPrimary(to.name);
+    if (fenceOld) this.fenced.add(old.name);
+    this.fenced.delete(to.name);
+    // Connections still open to the old primary (a hung one) are cut: their sessions replay or report.
+    this.host.pools.closeBackend(old.name, new BackendError(`Sluice: the primary moved from ${old.name} to ${to.name}`, 2013, 'HY000', 'SLUICE_PRIMARY_CHANGED'));
+    this.node(old.name).close();
+    this.ph = 'normal';
+    this.refusals = 0;
+    this.readOnlySeen = 0;
+    this.lastOkAt = Date.now();
+    this.probePosition = newPosition;
+    this.resolveOutcomes(newPosition);
+    this.buffer.release();
+    const ms = Date.now() - since;
+    this.host.log.warn({ from: old.name, to: to.name, kind, ms }, 'primary changed');
+    this.record(kind, old.name, to.name, detail, ms);
+  }
+
+  /**
+   * Writes cut off by the failure: each committed on the new primary only if the new primary holds a GTID
+   * newer than what was committed before it was sent that no client was acknowledged. None → it did not
+   * commit (on the surviving history): run it again. Otherwise its outcome is unknown.
+   */
+  private resolveOutcomes(position: string): void {
+    const waiters = this.outcomeWaiters;
+    if (waiters.length === 0) return;
+    this.outcomeWaiters = [];
+    let pos: Map<number, { seq: number }>;
+    try {
+      pos = parseGtidPosition(position);
+    } catch {
+      pos = new Map();
+    }
+    const acked = new Map<number, { seqs: Set<number>; oldest: number }>();
+    for (const d of pos.keys()) acked.set(d, this.acks.acknowledged(d));
+    for (const w of waiters) {
+      let unknownWhy = position === '' ? 'the new primary position is unknown' : '';
+      if (unknownWhy === '') {
+        let floors: Map<number, { seq: number }> = new Map();
+        for (const s of w.sentAfter) {
+          if (s === '') continue;
+          try {
+            for (const [d, e] of parseGtidPosition(s)) if ((floors.get(d)?.seq ?? -1) < e.seq) floors.set(d, e);
+          } catch {
+            /* ignore */
+          }
+        }
+        for (const [d, e] of pos) {
+          const floor = floors.get(d)?.seq;
+          if (floor === undefined) {
+            unknownWhy = `no position known for domain ${d} before the write`;
+            break;
+          }
+          const a = acked.get(d)!;
+          if (floor + 1 < a.oldest) {
+            unknownWhy = 'too many writes since it was sent to prove it';
+            break;
+          }
+          for (let s = floor + 1; s <= e.seq; s++) {
+            if (!a.seqs.has(s)) {
+              unknownWhy = `the new primary holds ${d}-?-${s}, a write no client was told about`;
+              break;
+            }
+          }
+          if (unknownWhy !== '') break;
+        }
+      }
+      if (unknownWhy === '') {
+        this.counts.retried++;
+        w.onOutcome('not_committed', 'no unacknowledged write reached the new primary');
+      } else {
+        this.counts.outcomeUnknown++;
+        w.onOutcome('unknown', unknownWhy);
+      }
+    }
+  }
+
+  /** Fences old primaries that come back, repoints strays, lets old primaries rejoin when configured. */
+  private async maintain(): Promise<void> {
+    if (this.fenced.size === 0 || this.busy) return;
+    const t = this.probeTimeout();
+    const primary = this.host.primary;
+    for (const name of [...this.fenced]) {
+      let v: Array<string | null>;
+      try {
+        v = (await this.node(name).rows('SELECT @@read_only, @@gtid_binlog_pos', t))[0] ?? [];
+      } catch {
+        continue; // still away
+      }
+      if (!(v[0] === '1' || v[0]?.toUpperCase() === 'ON')) {
+        try {
+          await this.node(name).exec(['SET GLOBAL read_only = ON'], t);
+          this.host.log.warn({ backend: name, primary: primary.name }, 'old primary is back and writable: set read_only (fenced)');
+          this.record('fenced', primary.name, primary.name, `${name} came back writable; set read_only = ON. It is never used as the primary.`, null);
+        } catch (err) {
+          this.host.log.error({ backend: name, err: (err as Error).message }, 'could not fence the old primary');
+          continue;
+        }
+      }
+      if (!this.cfg.rejoin || this.cfg.replication_user === null) continue;
+      try {
+        const primaryPos = await this.position(primary.name);
+        const own = v[1] ?? '';
+        if (!gtidCovers(primaryPos, own)) {
+          this.fenced.delete(name); // reported once; it stays read-only and out of rotation (not a replica)
+          this.record('fenced', primary.name, primary.name, `${name} has transactions the new primary lacks (${own} vs ${primaryPos}): not rejoined; it stays read-only`, null);
+          continue;
+        }
+        await this.repoint(name, primary, 'current_pos', await this.semiSyncOn(primary.name));
+        this.fenced.delete(name);
+        this.record('rejoined', primary.name, primary.name, `${name} now replicates from ${primary.name}`, null);
+      } catch (err) {
+        this.host.log.warn({ backend: name, err: (err as Error).message }, 'old primary could not rejoin yet');
+      }
+    }
+  }
+
+  private async semiSyncOn(name: string): Promise<boolean> {
+    const rows = await this.node(name).rows('SELECT @@rpl_semi_sync_master_enabled', this.probeTimeout());
+    return rows[0]?.[0] === '1' || rows[0]?.[0]?.toUpperCase() === 'ON';
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Planned switchover
+
+  async switchover(target: string | null): Promise<SwitchoverResult> {
+    if (this.busy || this.ph !== 'normal') throw new Error(`a failover or switchover is already in progress (phase ${this.ph})`);
+    if (this.cfg.replication_user === null) throw new Error('failover.replication_user is not set: replicas cannot be repointed');
+    const old = this.host.primary;
+    if (target === old.name) throw new Error(`${target} is already the primary`);
+    if (target !== null && !this.host.config.backends.some((b) => b.name === target)) throw new Error(`unknown backend ${target}`);
+    this.busy = true;
+    try {
+      const replicas = await this.survey(old.name);
+      const { best, why } = this.chooseCandidate(replicas.filter((r) => r.ok && r.masterPort === old.port && r.sqlRunning), old.name, target);
+      if (best === null) throw new Error(`switchover refused: ${why}`);
+      this.ph = 'switching_over';
+      const t0 = Date.now();
+      this.buffer.begin();
+      const t = this.probeTimeout() * 4;
+      const oldNode = this.node(old.name);
+      let readOnlySet = false;
+      try {
+        // Open transactions get switchover_drain_ms to finish; new statements are held meanwhile.
+        await this.drain(old.name, this.cfg.switchover_drain_ms);
+        // Whatever still runs is cut (replayed or reported by its session), so no write lands after this.
+        this.host.pools.closeBackend(old.name, new BackendError(`Sluice: switching over from ${old.name} to ${best.name}`, 2013, 'HY000', 'SLUICE_PRIMARY_CHANGED'));
+        await oldNode.exec(['SET GLOBAL read_only = ON'], t);
+        readOnlySet = true;
+        const pos = (await oldNode.rows('SELECT @@gtid_binlog_pos', t))[0]?.[0] ?? '';
+        const ct = this.cfg.catchup_timeout_ms;
+        const wait = await this.node(best.name).rows(`SELECT MASTER_GTID_WAIT(${sqlString(pos)}, ${(ct / 1000).toFixed(3)})`, ct + 2000);
+        if (wait[0]?.[0] !== '0') throw new Error(`${best.name} did not reach ${pos} within ${ct} ms`);
+        const semi = await this.semiSyncOn(old.name).catch(() => best.semiSyncSlave);
+        const others = replicas.filter((r) => r.ok && r.name !== best.name && r.masterPort !== null);
+        await this.makePrimary({ ...best, semiSyncSlave: semi || best.semiSyncSlave }, others, [{ name: old.name, usePos: 'current_pos' }]);
+        const newPos = await this.position(best.name);
+        this.counts.switchovers++;
+        const pauseMs = Date.now() - t0;
+        this.switchTo(best.endpoint, 'switchover', t0, `planned switchover to ${best.name}; ${old.name} now replicates from it`, newPos, false);
+        return { from: old.name, to: best.name, pauseMs };
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (readOnlySet) await oldNode.exec(['SET GLOBAL read_only = OFF'], t).catch(() => undefined);
+        this.ph = 'normal';
+        this.buffer.release();
+        this.record('switchover_failed', old.name, old.name, `switchover to ${best.name} failed: ${msg}; ${old.name} stays the primary`, null);
+        throw new Error(`switchover failed: ${msg}`);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Waits until no connection to `backend` is in use, or ms passed. */
+  private async drain(backend: string, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (this.host.pools.poolsOf(backend).every((p) => p.inUse === 0)) return;
+      await sleep(5);
+    }
+  }
+
+  private record(kind: FailoverEventKind, from: string | null, to: string | null, detail: string, durationMs: number | null): void {
+    this.events.push({ at: Date.now(), kind, from, to, detail, durationMs });
+    if (this.events.length > HISTORY_LIMIT) this.events.splice(0, this.events.length - HISTORY_LIMIT);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
