@@ -42,6 +42,11 @@ export interface OutcomeWaiter {
   onOutcome(outcome: 'not_committed' | 'unknown', why: string): void;
 }
 
+/** A session whose primary connection broke, waiting to know whether the primary is failing. */
+export interface VerdictWaiter {
+  onPrimaryVerdict(failing: boolean): void;
+}
+
 type LostKind = 'dead' | 'hung' | 'read_only';
 
 interface ReplicaSurvey {
@@ -97,6 +102,7 @@ export class FailoverManager implements FailoverControl {
   private readonly fenced = new Set<string>();
   private maintaining = false;
   private outcomeWaiters: OutcomeWaiter[] = [];
+  private verdictWaiters: VerdictWaiter[] = [];
 
   constructor(
     private readonly host: FailoverHost,
@@ -176,6 +182,20 @@ export class FailoverManager implements FailoverControl {
     if (this.probing === null) this.schedule(0);
   }
 
+  /** Tells `w` (after the next probe) whether the primary is failing. */
+  awaitVerdict(w: VerdictWaiter): void {
+    if (this.ph !== 'normal') return w.onPrimaryVerdict(true);
+    this.verdictWaiters.push(w);
+    this.suspect();
+  }
+
+  private verdict(failing: boolean): void {
+    const waiters = this.verdictWaiters;
+    if (waiters.length === 0) return;
+    this.verdictWaiters = [];
+    for (const w of waiters) w.onPrimaryVerdict(failing);
+  }
+
   /** A write was cut off; its outcome is decided when a primary is back (or unknown if it is not). */
   awaitOutcome(w: OutcomeWaiter): void {
     this.outcomeWaiters.push(w);
@@ -235,6 +255,7 @@ export class FailoverManager implements FailoverControl {
         this.readOnlySeen = 0;
         this.lastOkAt = Date.now();
         this.probePosition = rows[0]?.[1] ?? '';
+        this.verdict(false);
         if (this.ph === 'primary_lost' || this.buffer.holding) this.onRecovered();
       }
     } catch (err) {
@@ -270,6 +291,7 @@ export class FailoverManager implements FailoverControl {
     this.buffer.begin();
     const primary = this.host.primary.name;
     this.host.log.warn({ primary, kind, why }, 'primary lost; holding statements bound for it');
+    this.verdict(true);
     this.record('primary_lost', primary, primary, `${kind}: ${why}`, null);
   }
 

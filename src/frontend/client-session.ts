@@ -37,7 +37,7 @@ import { PinReason, type PinReasonName, type ProxyContext, type SessionHandle } 
 import { preparePayload, readExecuteHeader, statementKey, withParamTypes, type ClientStatement } from './prepared.js';
 import type { ClientUser } from './users.js';
 import type { HeldStatement } from '../failover/buffer.js';
-import type { OutcomeWaiter } from '../failover/manager.js';
+import type { OutcomeWaiter, VerdictWaiter } from '../failover/manager.js';
 import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
@@ -66,7 +66,7 @@ const enum Phase {
   Closed,
 }
 
-export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder, HeldStatement, OutcomeWaiter {
+export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder, HeldStatement, OutcomeWaiter, VerdictWaiter {
   readonly id: number;
   userName = '';
   readonly connectedAt = Date.now();
@@ -732,6 +732,9 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.execute(cur, this.curKind, this.curBinary);
     return true;
   }
+
+  private lostInFlight = false;
+  private lostPins: Set<PinReasonName> | null = null;
 
   /** Could the current statement have changed data (so running it twice might be wrong)? */
   private isWrite(): boolean {
@@ -1835,7 +1838,38 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       s.longData = false;
     }
     if (inFlight && !this.responded && !stateLost && this.retryElsewhere()) return;
-    if (pinsBefore !== null && !this.draining && this.onPrimaryConnectionLost(inFlight, pinsBefore)) return;
+    if (pinsBefore !== null && !this.draining) {
+      const fo = this.ctx.failover!;
+      if (fo.phase() !== 'normal') {
+        if (this.onPrimaryConnectionLost(inFlight, pinsBefore)) return;
+      } else {
+        // Is the primary failing, or did only this connection go (KILL, a network blip)? Wait for the
+        // verdict of a probe (milliseconds) before deciding between failover handling and the classic one.
+        this.lostInFlight = inFlight;
+        this.lostPins = pinsBefore;
+        this.phase = Phase.Acquiring;
+        this.held = true;
+        fo.awaitVerdict(this);
+        return;
+      }
+    }
+    this.classicBackendLoss(inFlight, stateLost);
+  }
+
+  /** The failover manager decided whether the primary is failing (true) after a primary connection broke. */
+  onPrimaryVerdict(failing: boolean): void {
+    this.held = false;
+    if (this.phase === Phase.Closed) return;
+    const inFlight = this.lostInFlight;
+    const pins = this.lostPins ?? new Set<PinReasonName>();
+    this.lostPins = null;
+    this.phase = inFlight ? Phase.Forwarding : Phase.Idle;
+    if (!(failing && this.onPrimaryConnectionLost(inFlight, pins))) this.classicBackendLoss(inFlight, pins.size > 0);
+    if (!inFlight && this.phase === Phase.Idle) this.pump();
+  }
+
+  /** Without failover handling: an error, and the client is closed when state went with the connection. */
+  private classicBackendLoss(inFlight: boolean, stateLost: boolean): void {
     if (inFlight) {
       if (!this.responded) this.sendError(ER.BACKEND_LOST, 'Lost connection to backend server during query', (this.cur?.lastSeq ?? 0) + 1);
       if (this.responded || stateLost) {

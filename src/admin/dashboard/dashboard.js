@@ -296,8 +296,7 @@
           h('dd', null, b.read_only === null ? '–' : b.read_only ? 'yes' : 'no'),
           h('dt', null, 'Connections'),
           h('dd', null, `${fmtInt(b.pools.in_use)} in use · ${fmtInt(b.pools.idle)} idle`),
-          b.statements ? h('dt', null, 'Statements') : null,
-          b.statements ? statementsCell(b.statements, backendRates.get(b.name)) : null,
+          b.statements ? statementRows(b.statements, backendRates.get(b.name)) : null,
           h('dt', null, 'Checked'),
           h('dd', null, fmtAgo(b.last_check_at)),
         ),
@@ -307,19 +306,23 @@
     $('backends').replaceChildren(...(cards.length ? cards : [h('p', { class: 'empty' }, 'no backend')]));
   }
 
-  /** "12.0/s · 0.41 ms avg · p99 2.00 ms · 3 errors": rate and average over the last interval, p99 since start. */
-  function statementsCell(s, r) {
-    const rate = r && r.qps !== null ? `${fmtRate(r.qps)}/s` : '–/s';
-    const avg = r && r.avgMs !== null ? `${fmtMs(r.avgMs)} ms avg` : 'idle';
+  /**
+   * Rows of the backend card: "Statements 12.0/s", "Errors 3" (when any), "Latency 0.41 · p99 2.00 ms": rate
+   * and average over the last interval, p99 since start (the full numbers in the tooltip).
+   */
+  function statementRows(s, r) {
     const title =
       `${fmtInt(s.total)} statements since start (${fmtInt(s.primary)} as primary, ${fmtInt(s.replica)} as replica), ` +
       `${fmtInt(s.errors)} errors; avg ${fmtMs(s.avg_ms)} ms, p50 ≤ ${fmtMs(s.p50_ms)} ms, p99 ≤ ${fmtMs(s.p99_ms)} ms, max ${fmtMs(s.max_ms)} ms`;
-    return h(
-      'dd',
-      { class: 'stmts', title, 'data-total': s.total },
-      `${rate} · ${avg} · p99 ${fmtMs(s.p99_ms)} ms`,
-      s.errors > 0 ? h('span', { class: 'err' }, ` · ${plural(s.errors, 'error')}`) : null,
-    );
+    const rate = r && r.qps !== null ? `${fmtRate(r.qps)}/s` : '–/s';
+    const avg = r && r.avgMs !== null ? fmtMs(r.avgMs) : 'idle';
+    return [
+      h('dt', null, 'Statements'),
+      h('dd', { class: 'stmts', title, 'data-total': s.total }, rate),
+      ...(s.errors > 0 ? [h('dt', null, 'Errors'), h('dd', { class: 'err', title }, fmtInt(s.errors))] : []),
+      h('dt', null, 'Latency'),
+      h('dd', { class: 'latency', title: 'ms: average over the last second · 99th percentile since start' }, `${avg} · p99 ${fmtMs(s.p99_ms)} ms`),
+    ];
   }
 
   // ---------- failover ----------
@@ -374,7 +377,7 @@
       h(
         'dd',
         { class: (s.replay_mismatches ?? 0) + (s.outcome_unknown ?? 0) > 0 ? 'err' : null, title: 'replays with different results · commits with unknown outcome' },
-        `${fmtInt(s.replay_mismatches)} replay mismatches · ${fmtInt(s.outcome_unknown)} unknown outcomes`,
+        `${fmtInt(s.replay_mismatches)} replay mismatch${s.replay_mismatches === 1 ? '' : 'es'} · ${plural(s.outcome_unknown ?? 0, 'unknown outcome')}`,
       ),
     );
     const newest = events.slice(-HISTORY_SHOWN).reverse();
