@@ -24,7 +24,7 @@ import { PayloadReader } from '../protocol/reader.js';
 import { newScramble } from '../protocol/auth.js';
 import { parseColumnDefinition, ColumnType } from '../protocol/column.js';
 import { textResultSet } from '../protocol/resultset.js';
-import { isAdminStatement, isReloadStatement, runAdminStatement } from '../admin/sql.js';
+import { isAdminStatement, isReloadStatement, isSwitchoverStatement, runAdminStatement, runSwitchover } from '../admin/sql.js';
 import { StatementFlag, StatementKind, lexStatement, type LexOptions, type StatementInfo } from '../router/lexer.js';
 import { decideRoute, isReadKind, replicaEligible, type RoutePreference } from '../router/route.js';
 import { digest, type Digest } from '../router/digest.js';
@@ -1778,11 +1778,29 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return this.finishLocal();
     }
     if (isReloadStatement(sql)) return this.onReload();
+    if (isSwitchoverStatement(sql)) {
+      if (this.pins.size > 0) {
+        // Its own pinned primary connection would hold up the switchover's drain.
+        this.sendError({ code: 1105, sqlState: 'HY000' }, 'Sluice: SLUICE SWITCHOVER cannot run inside a transaction or while the session is pinned', 1);
+        return this.finishLocal();
+      }
+      return void this.onSwitchover(sql);
+    }
     const router = this.ctx.router;
     const result = runAdminStatement(sql, this.ctx, router?.monitorView() ?? null, router);
     if (result.kind === 'error') this.sendError({ code: result.code, sqlState: result.sqlState }, result.message, 1);
     else if (result.kind === 'ok') this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS), info: result.message }, this.capabilities));
     else this.writeClient(textResultSet(result.columns, result.rows, this.capabilities, this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)));
+    this.finishLocal();
+  }
+
+  /** SLUICE SWITCHOVER [TO name]: answered when writes flow to the new primary (or with the reason it was refused). */
+  private async onSwitchover(sql: string): Promise<void> {
+    this.phase = Phase.Finishing;
+    const result = await runSwitchover(sql, this.ctx);
+    if (this.isClosed()) return;
+    if (result.kind === 'error') this.sendError({ code: result.code, sqlState: result.sqlState }, result.message, 1);
+    else this.writeClient(okPacket(1, { status: this.lastStatus & (ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS), info: result.message }, this.capabilities));
     this.finishLocal();
   }
 

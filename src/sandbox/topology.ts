@@ -765,7 +765,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
       [
         `CREATE USER ${sqlStr(monitor.user)}@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD(${sqlStr(monitor.password)});`,
         `GRANT SELECT ON mysql.* TO ${sqlStr(monitor.user)}@'%';`,
-        `GRANT REPLICATION CLIENT, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, PROCESS, CONNECTION ADMIN, SUPER ON *.* TO ${sqlStr(monitor.user)}@'%';`,
+        `GRANT REPLICATION CLIENT, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, RELOAD, PROCESS, CONNECTION ADMIN, SUPER ON *.* TO ${sqlStr(monitor.user)}@'%';`,
         'CREATE DATABASE demo;',
         `CREATE USER 'demo'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD(${sqlStr(demo.password)});`,
         "GRANT ALL PRIVILEGES ON demo.* TO 'demo'@'%';",
