@@ -29,6 +29,9 @@ const OPTIONS = {
   replicas: { type: 'string' },
   dir: { type: 'string' },
   multiplexing: { type: 'string' },
+  'semi-sync': { type: 'string' },
+  failover: { type: 'string' },
+  'admin-port': { type: 'string' },
   admin: { type: 'string' },
   to: { type: 'string' },
   token: { type: 'string' },
@@ -43,7 +46,7 @@ const COMMANDS: Record<string, readonly OptionName[]> = {
   check: ['config'],
   status: ['admin'],
   switchover: ['admin', 'to', 'token'],
-  sandbox: ['port', 'base-port', 'replicas', 'dir', 'multiplexing', 'log-level'],
+  sandbox: ['port', 'base-port', 'replicas', 'dir', 'multiplexing', 'semi-sync', 'failover', 'admin-port', 'log-level'],
   help: [],
   version: [],
 };
@@ -92,6 +95,12 @@ Options of sandbox:
       --dir <path>           Working directory for data directories, sockets and logs
                              (default: chosen by the sandbox).
       --multiplexing on|off  Share backend connections between clients (default on).
+      --semi-sync on|off     MariaDB semi-synchronous replication: an acknowledged write is on a replica
+                             too, so it survives a primary crash (default on).
+      --failover auto|follow|off
+                             auto: promote the most advanced replica when the primary fails; follow: hold
+                             statements and follow a primary promoted by someone else; off (default auto).
+      --admin-port <n>       Admin HTTP port: JSON API, /metrics and the dashboard (default 9033; 0 = any).
       --log-level <level>    ${LOG_LEVELS.join(' | ')} (default info).
 
 Exit status: 0 success, 1 runtime or configuration error, 2 invalid command line.
@@ -201,6 +210,9 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
           replicas: intOption('replicas', str('replicas'), 0, 16) ?? 2,
           dir: str('dir'),
           multiplexing: onOff('multiplexing', str('multiplexing')) ?? true,
+          semiSync: onOff('semi-sync', str('semi-sync')) ?? true,
+          failover: failoverMode(str('failover')),
+          adminPort: intOption('admin-port', str('admin-port'), 0, 65535) ?? 9033,
           logLevel: logLevelOption(str('log-level')) ?? 'info',
         },
         io,
@@ -208,6 +220,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     default:
       return await cmdRun(requireConfig(str('config')), logLevelOption(str('log-level')), io);
   }
+}
+
+function failoverMode(v: string | undefined): 'auto' | 'follow' | 'off' {
+  if (v === undefined) return 'auto';
+  if (v === 'auto' || v === 'follow' || v === 'off') return v;
+  throw new UsageError(`--failover must be auto, follow or off (got '${v}')`);
 }
 
 function describeParseError(err: unknown): string {

@@ -13,6 +13,12 @@ export interface SandboxCliOptions {
   dir?: string;
   /** Enable backend connection multiplexing (--multiplexing on|off, default on). */
   multiplexing: boolean;
+  /** MariaDB semi-synchronous replication (--semi-sync on|off, default on). */
+  semiSync: boolean;
+  /** Failover mode (--failover auto|follow|off, default auto): promote replicas / only follow / none. */
+  failover: 'auto' | 'follow' | 'off';
+  /** Admin HTTP port (API, /metrics, dashboard) (--admin-port, default 9033; 0 = any free port). */
+  adminPort: number;
   logLevel: LogLevel;
 }
 

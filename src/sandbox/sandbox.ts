@@ -4,6 +4,7 @@ import type { SandboxCliOptions } from '../cli/sandbox-options.js';
 import { parseConfig } from '../config/load.js';
 import { startSluice } from '../app.js';
 import { createLogger } from '../util/log.js';
+import { randomBytes } from 'node:crypto';
 import { startTopology } from './topology.js';
 
 export async function runSandbox(opts: SandboxCliOptions): Promise<{ close(): Promise<void> }> {
@@ -13,9 +14,11 @@ export async function runSandbox(opts: SandboxCliOptions): Promise<{ close(): Pr
     dir: opts.dir,
     basePort: opts.basePort,
     replicas: opts.replicas,
+    semiSync: opts.semiSync && opts.replicas > 0,
     log: (m) => say(m),
   });
   say(`MariaDB up in ${topo.dir}: primary :${topo.primary.port}, replicas ${topo.replicas.map((r) => ':' + r.port).join(' ') || '(none)'}`);
+  const adminToken = randomBytes(12).toString('hex');
   try {
     const config = parseConfig(
       {
@@ -28,6 +31,13 @@ export async function runSandbox(opts: SandboxCliOptions): Promise<{ close(): Pr
         users: [],
         passthrough_users: { enabled: true },
         multiplexing: opts.multiplexing,
+        failover: {
+          enabled: opts.failover !== 'off',
+          auto_promote: opts.failover === 'auto',
+          replication_user: topo.repl.user,
+          replication_password: topo.repl.password,
+        },
+        admin: { http: { host: '127.0.0.1', port: opts.adminPort, token: adminToken } },
         tls: { cert: topo.tls.cert, key: topo.tls.key, ca: topo.tls.ca },
         log: { level: opts.logLevel },
       },
@@ -44,6 +54,9 @@ export async function runSandbox(opts: SandboxCliOptions): Promise<{ close(): Pr
         `  mariadb -h 127.0.0.1 -P ${port} -u ${topo.demo.user} -p${topo.demo.password} --ssl --ssl-ca=${topo.tls.ca} ${topo.demo.database}`,
         `  mariadb -S ${sluice.socketPaths[0]} -u ${topo.demo.user} -p${topo.demo.password} ${topo.demo.database}`,
         `Root on the primary directly: mariadb -h 127.0.0.1 -P ${topo.primary.port} -u root -p${topo.root.password}`,
+        `Dashboard and API: http://127.0.0.1:${sluice.adminHttpPort}/ (token for changes: ${adminToken})`,
+        `Failover: ${opts.failover}${opts.semiSync && opts.replicas > 0 ? ', semi-sync replication' : ''}. Planned switchover:`,
+        `  node bin/sluice.js switchover --admin http://127.0.0.1:${sluice.adminHttpPort} --token ${adminToken}`,
         'Press Ctrl-C to stop everything.',
         '',
       ].join('\n'),

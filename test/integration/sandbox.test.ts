@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 test('sluice sandbox: connect with the printed command line, reads reach a replica, SIGTERM cleans up', { timeout: 90000 }, async () => {
-  const child = spawn(process.execPath, ['bin/sluice.js', 'sandbox', '--port', '0', '--replicas', '1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/sluice.js', 'sandbox', '--port', '0', '--admin-port', '0', '--replicas', '1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
