@@ -6,6 +6,8 @@
 //
 // A fixed ring (no allocation per write): domain and sequence number of the last CAPACITY acknowledged
 // writes.
+import { parseGtidPosition } from '../router/topology-snapshot.js';
+
 const CAPACITY = 1 << 16;
 
 export class AckLedger {
@@ -46,4 +48,43 @@ export class AckLedger {
     // The ring may have overwritten older entries: below the oldest remembered one nothing is known.
     return { seqs, oldest: this.filled === CAPACITY ? oldest : 0 };
   }
+}
+
+/**
+ * Why the outcome of a write cut off by a primary failure is unknown, or '' when it provably did not
+ * commit: `position` is the surviving primary's GTID position; `sentAfter` are positions committed before
+ * the write was sent (its GTID, had it committed, is newer than all of them). Every GTID in between must
+ * have been acknowledged to some client — then none of them is this write.
+ */
+export function outcomeUnknownReason(position: string, sentAfter: readonly string[], acks: AckLedger): string {
+  if (position === '') return 'the new primary position is unknown';
+  let pos: Map<number, { seq: number }>;
+  try {
+    pos = parseGtidPosition(position);
+  } catch {
+    return `malformed position ${position}`;
+  }
+  const floors = new Map<number, number>();
+  for (const s of sentAfter) {
+    if (s === '') continue;
+    try {
+      for (const [d, e] of parseGtidPosition(s)) if ((floors.get(d) ?? -1) < e.seq) floors.set(d, e.seq);
+    } catch {
+      /* a malformed floor proves nothing */
+    }
+  }
+  for (const [d, e] of pos) {
+    const floor = floors.get(d);
+    if (floor === undefined) {
+      if (e.seq === 0) continue;
+      return `no position of domain ${d} is known from before the write`;
+    }
+    if (e.seq <= floor) continue;
+    const a = acks.acknowledged(d);
+    if (floor + 1 < a.oldest) return 'too many writes since it was sent to prove it';
+    for (let s = floor + 1; s <= e.seq; s++) {
+      if (!a.seqs.has(s)) return `the new primary holds ${d}-?-${s}, a write no client was told about`;
+    }
+  }
+  return '';
 }

@@ -19,8 +19,9 @@ import type { BackendMonitor } from '../backend/monitor.js';
 import type { PoolManager } from '../backend/pool.js';
 import type { FailoverConfig, SluiceConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
-import { gtidCovers, parseGtidPosition } from '../router/topology-snapshot.js';
-import { AckLedger } from './ack-ledger.js';
+import { gtidCovers } from '../router/topology-snapshot.js';
+import { AckLedger, outcomeUnknownReason } from './ack-ledger.js';
+import { chooseCandidate, type ReplicaSurvey } from './candidate.js';
 import { FailoverBuffer } from './buffer.js';
 import { NodeAdmin, isRefusal, sqlString } from './node-admin.js';
 import type { FailoverControl, FailoverEvent, FailoverEventKind, FailoverPhase, FailoverStats, SwitchoverResult } from './types.js';
@@ -49,20 +50,6 @@ export interface VerdictWaiter {
 
 type LostKind = 'dead' | 'hung' | 'read_only';
 
-interface ReplicaSurvey {
-  name: string;
-  endpoint: BackendEndpoint;
-  ok: boolean;
-  error: string;
-  readOnly: boolean;
-  /** What the IO thread received (Gtid_IO_Pos), or the applied position when empty. */
-  received: string;
-  applied: string;
-  masterPort: number | null;
-  sqlRunning: boolean;
-  sqlError: string;
-  semiSyncSlave: boolean;
-}
 
 const HISTORY_LIMIT = 200;
 
@@ -365,29 +352,8 @@ export class FailoverManager implements FailoverControl {
     );
   }
 
-  /** The replica that has received the most, if it is safe: null and the reason otherwise. */
   private chooseCandidate(replicas: ReplicaSurvey[], oldPrimary: string, target: string | null): { best: ReplicaSurvey | null; why: string } {
-    const usable = replicas.filter((r) => r.ok && r.masterPort !== null && !this.fenced.has(r.name) && r.name !== oldPrimary);
-    if (usable.length === 0) {
-      const why = replicas.map((r) => `${r.name}: ${r.ok ? (r.masterPort === null ? 'not a replica' : 'fenced') : r.error}`).join('; ');
-      return { best: null, why: `no reachable replica (${why || 'none configured'})` };
-    }
-    const safe = usable.filter((r) => r.sqlError === '');
-    if (safe.length === 0) return { best: null, why: `every replica has a replication error (${usable.map((r) => `${r.name}: ${r.sqlError}`).join('; ')})` };
-    // The candidate must have received everything any other replica received (single primary stream).
-    let best: ReplicaSurvey | null = null;
-    for (const r of safe) {
-      if (target !== null && r.name !== target) continue;
-      if (safe.every((o) => gtidCovers(r.received, o.received))) {
-        if (best === null || r.name === target) best = r;
-      }
-    }
-    if (target !== null && best === null) {
-      const t = safe.find((r) => r.name === target);
-      return { best: null, why: t ? `${target} has received less than another replica` : `${target} is not a usable replica` };
-    }
-    if (best === null) return { best: null, why: `the replicas' positions diverge (${safe.map((r) => `${r.name}=${r.received}`).join(', ')})` };
-    return { best, why: '' };
+    return chooseCandidate(replicas, oldPrimary, target, this.fenced);
   }
 
   private async promote(replicas: ReplicaSurvey[]): Promise<void> {
@@ -500,46 +466,8 @@ export class FailoverManager implements FailoverControl {
     const waiters = this.outcomeWaiters;
     if (waiters.length === 0) return;
     this.outcomeWaiters = [];
-    let pos: Map<number, { seq: number }>;
-    try {
-      pos = parseGtidPosition(position);
-    } catch {
-      pos = new Map();
-    }
-    const acked = new Map<number, { seqs: Set<number>; oldest: number }>();
-    for (const d of pos.keys()) acked.set(d, this.acks.acknowledged(d));
     for (const w of waiters) {
-      let unknownWhy = position === '' ? 'the new primary position is unknown' : '';
-      if (unknownWhy === '') {
-        let floors: Map<number, { seq: number }> = new Map();
-        for (const s of w.sentAfter) {
-          if (s === '') continue;
-          try {
-            for (const [d, e] of parseGtidPosition(s)) if ((floors.get(d)?.seq ?? -1) < e.seq) floors.set(d, e);
-          } catch {
-            /* ignore */
-          }
-        }
-        for (const [d, e] of pos) {
-          const floor = floors.get(d)?.seq;
-          if (floor === undefined) {
-            unknownWhy = `no position known for domain ${d} before the write`;
-            break;
-          }
-          const a = acked.get(d)!;
-          if (floor + 1 < a.oldest) {
-            unknownWhy = 'too many writes since it was sent to prove it';
-            break;
-          }
-          for (let s = floor + 1; s <= e.seq; s++) {
-            if (!a.seqs.has(s)) {
-              unknownWhy = `the new primary holds ${d}-?-${s}, a write no client was told about`;
-              break;
-            }
-          }
-          if (unknownWhy !== '') break;
-        }
-      }
+      const unknownWhy = outcomeUnknownReason(position, w.sentAfter, this.acks);
       if (unknownWhy === '') {
         this.counts.retried++;
         w.onOutcome('not_committed', 'no unacknowledged write reached the new primary');
