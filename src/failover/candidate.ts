@@ -25,6 +25,8 @@ export function chooseCandidate(
   oldPrimary: string,
   target: string | null,
   fenced: ReadonlySet<string>,
+  /** Planned switchover: the target catches up with the old primary anyway, so it need not be ahead now. */
+  planned = false,
 ): { best: ReplicaSurvey | null; why: string } {
   const usable = replicas.filter((r) => r.ok && r.masterPort !== null && !fenced.has(r.name) && r.name !== oldPrimary);
   if (usable.length === 0) {
@@ -33,6 +35,13 @@ export function chooseCandidate(
   }
   const safe = usable.filter((r) => r.sqlError === '');
   if (safe.length === 0) return { best: null, why: `every replica has a replication error (${usable.map((r) => `${r.name}: ${r.sqlError}`).join('; ')})` };
+  if (planned) {
+    if (target !== null) {
+      const t = safe.find((r) => r.name === target);
+      return t ? { best: t, why: '' } : { best: null, why: `${target} is not a replica replicating from the primary without errors` };
+    }
+    return { best: safe.find((r) => safe.every((o) => gtidCovers(r.received, o.received))) ?? safe[0]!, why: '' };
+  }
   let best: ReplicaSurvey | null = null;
   for (const r of safe) {
     if (target !== null && r.name !== target) continue;

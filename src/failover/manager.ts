@@ -352,8 +352,8 @@ export class FailoverManager implements FailoverControl {
     );
   }
 
-  private chooseCandidate(replicas: ReplicaSurvey[], oldPrimary: string, target: string | null): { best: ReplicaSurvey | null; why: string } {
-    return chooseCandidate(replicas, oldPrimary, target, this.fenced);
+  private chooseCandidate(replicas: ReplicaSurvey[], oldPrimary: string, target: string | null, planned = false): { best: ReplicaSurvey | null; why: string } {
+    return chooseCandidate(replicas, oldPrimary, target, this.fenced, planned);
   }
 
   private async promote(replicas: ReplicaSurvey[]): Promise<void> {
@@ -535,7 +535,7 @@ export class FailoverManager implements FailoverControl {
     this.busy = true;
     try {
       const replicas = await this.survey(old.name);
-      const { best, why } = this.chooseCandidate(replicas.filter((r) => r.ok && r.masterPort === old.port && r.sqlRunning), old.name, target);
+      const { best, why } = this.chooseCandidate(replicas.filter((r) => r.ok && r.masterPort === old.port && r.sqlRunning), old.name, target, true);
       if (best === null) throw new Error(`switchover refused: ${why}`);
       this.ph = 'switching_over';
       const t0 = Date.now();

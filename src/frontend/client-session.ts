@@ -475,6 +475,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private dispatch(p: Packet): void {
     if (this.stickyNext) this.backend?.pool?.removeSticky(this);
     this.retries = 0;
+    this.readOnlyRetried = false;
     this.curDigest = null;
     this.cur = p;
     this.responded = false;
@@ -731,6 +732,23 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.phase = Phase.Idle;
     this.execute(cur, this.curKind, this.curBinary);
     return true;
+  }
+
+  /** The primary refused the current statement because it is read-only; it is held and run again. */
+  private readOnlyRefused = false;
+  /** ...once per statement. */
+  private readOnlyRetried = false;
+
+  /** ERR 1290 for read_only from the primary, on an autocommit statement that may simply wait for a new primary. */
+  private refusedAsReadOnly(buf: Buffer, start: number, end: number): boolean {
+    if (this.ctx.failover === null || this.readOnlyRetried || this.curReplica !== null) return false;
+    if (this.pins.size > 0 || !this.autocommit()) {
+      // Inside a transaction: only if it can be replayed on the next primary.
+      const log = this.txLog;
+      if (this.pins.size !== 1 || !this.pins.has(PinReason.TRANSACTION) || log === null || !log.replayable || !this.ctx.config.failover.replay.enabled) return false;
+    }
+    if (this.backend === null || this.backend.pool !== this.pool || this.curKind === NO_RESPONSE) return false;
+    return /read[-_]only/i.test(buf.toString('latin1', start + 13, Math.min(end, start + 200)));
   }
 
   private lostInFlight = false;
@@ -1273,9 +1291,17 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onResponsePacket(kind: ControlKind, buf: Buffer, start: number, end: number): void {
     if (this.waitResponse !== null && !this.waitResponse.reached) return; // stale read: discarded
+    if (kind === ControlKind.Err && end - start >= 7) {
+      this.curErrno = buf.readUInt16LE(start + 5);
+      if (this.curErrno === ER_OPTION_PREVENTS_STATEMENT && !this.responded && this.refusedAsReadOnly(buf, start, end)) {
+        // The primary turned read-only (a switchover by someone else): the statement did not run. It waits
+        // for the primary the failover manager finds instead of failing.
+        this.readOnlyRefused = true;
+        return;
+      }
+    }
     this.responded = true;
     if (this.recording !== null) this.checksum.packet(kind, buf, start, end);
-    if (kind === ControlKind.Err && end - start >= 7) this.curErrno = buf.readUInt16LE(start + 5);
     switch (kind) {
       case ControlKind.Ok:
       case ControlKind.Eof:
@@ -1375,6 +1401,29 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onResponseDone(): void {
     this.flushOut();
     const conn = this.backend!;
+    if (this.readOnlyRefused) {
+      this.readOnlyRefused = false;
+      this.readOnlyRetried = true;
+      if (this.pins.has(PinReason.TRANSACTION)) {
+        // The transaction goes with the connection (rolled back on the read-only server) and is replayed on
+        // the next primary before this statement runs again. A refused COMMIT committed nothing.
+        const log = this.txLog!;
+        if (this.recording !== null && log.statements[log.statements.length - 1] === this.recording) log.statements.pop();
+        this.txLog = null;
+        this.replayLog = log;
+        this.pins.delete(PinReason.TRANSACTION);
+        this.recording = null;
+        this.detachBackend(true);
+      } else {
+        this.recording = null;
+        this.backend = null;
+        conn.pool!.release(conn);
+      }
+      this.ctx.failover!.suspect();
+      this.phase = Phase.Idle;
+      this.execute(this.cur!, this.curKind, this.curBinary);
+      return;
+    }
     const wait = this.waitResponse;
     if (wait !== null) {
       this.waitResponse = null;
@@ -1978,6 +2027,9 @@ function transactionLost(why: string): BackendError {
   );
 }
 
+
+/** ER_OPTION_PREVENTS_STATEMENT: "… running with the --read-only option …". */
+const ER_OPTION_PREVENTS_STATEMENT = 1290;
 
 /** A SET whose (first) variable is one of Sluice's own. */
 const SLUICE_SET = /^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?sluice_/i;

@@ -232,6 +232,12 @@ describe('chooseCandidate', () => {
     assert.match(why, /b has received less than another replica/);
   });
 
+  test('planned switchover: a named target need not be ahead (it catches up first)', () => {
+    assert.equal(chooseCandidate([r('a', '0-1-12'), r('b', '0-1-10')], 'p', 'b', none, true).best?.name, 'b');
+    assert.equal(chooseCandidate([r('a', '0-1-12'), r('b', '0-1-10')], 'p', null, none, true).best?.name, 'a');
+    assert.match(chooseCandidate([r('a', '0-1-12')], 'p', 'x', none, true).why, /x is not a replica/);
+  });
+
   test('refuses, saying why: unreachable, SQL errors, fenced, diverged', () => {
     assert.match(chooseCandidate([r('a', '', { ok: false, error: 'ECONNREFUSED' })], 'p', null, none).why, /no reachable replica \(a: ECONNREFUSED\)/);
     assert.match(chooseCandidate([r('a', '0-1-1', { sqlError: 'Duplicate entry' })], 'p', null, none).why, /replication error \(a: Duplicate entry\)/);

@@ -1,0 +1,194 @@
+// Switchover and topology following through every operator surface, against its own topology (primary +
+// 2 replicas; the shared test topology must keep its primary): SLUICE SWITCHOVER / SHOW FAILOVER(S) on the
+// main port, GET /api/v1/failover(s) and POST /api/v1/switchover, `sluice switchover`, /metrics — and a
+// switchover done by hand by a DBA (read_only on the primary, another node promoted), which Sluice follows.
+// A ledger load runs through Sluice the whole time: no client-visible error, nothing acknowledged lost.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import mysql from 'mysql2/promise';
+import { createRequire } from 'node:module';
+import { startTopology, type MariaNode, type Topology } from '../../src/sandbox/topology.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startSluice, type SluiceServer } from '../../src/app.js';
+import { createLogger } from '../../src/util/log.js';
+import { formatReport, startChaosLoad, verifyLedger, type ChaosLoad } from '../helpers/chaos-load.js';
+
+type Family = { name: string; metrics: Array<{ value?: string; labels?: Record<string, string> }> };
+const parsePrometheusTextFormat = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[];
+const TOKEN = 'switch-token';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function rootQuery(topo: Topology, node: MariaNode, sql: string): Promise<unknown[][]> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: node.port, user: 'root', password: topo.root.password, rowsAsArray: true, connectTimeout: 5000 });
+  try {
+    const [rows] = await c.query(sql);
+    return rows as unknown as unknown[][];
+  } finally {
+    await c.end();
+  }
+}
+
+async function waitFor(what: string, ms: number, cond: () => Promise<boolean> | boolean): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await cond()) return Date.now() - t0;
+    await sleep(50);
+  }
+  throw new Error(`${what}: not within ${ms} ms`);
+}
+
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/sluice.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sluice ${args.join(' ')} did not finish within 30 s`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+test('switchover from SQL, HTTP and the CLI, and a DBA switchover followed: 0 client errors, 0 writes lost', { timeout: 180_000 }, async (t) => {
+  let topo: Topology | undefined;
+  let server: SluiceServer | undefined;
+  let load: ChaosLoad | undefined;
+  try {
+    topo = await startTopology({ replicas: 2 });
+    const tp = topo;
+    const nodes = [tp.primary, ...tp.replicas];
+    const byName = (name: string) => nodes.find((n) => n.name === name)!;
+    const config = parseConfig(
+      {
+        listeners: [{ host: '127.0.0.1', port: 0 }],
+        backends: nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.port, role: n === tp.primary ? ('primary' as const) : ('replica' as const) })),
+        monitor: { user: tp.monitor.user, password: tp.monitor.password, interval_ms: 500 },
+        users: [
+          { name: 'app', password: 'app-pw', backend_user: tp.demo.user, backend_password: tp.demo.password },
+          { name: 'ops', password: 'ops-pw', backend_user: tp.demo.user, backend_password: tp.demo.password, admin: true },
+        ],
+        routing: { read_write_split: true },
+        failover: { replication_user: tp.repl.user, replication_password: tp.repl.password, check_interval_ms: 250 },
+        admin: { http: { port: 0, token: TOKEN } },
+        log: { level: 'silent' },
+      },
+      'failover-admin',
+    );
+    server = await startSluice(config, { logger: createLogger('silent') });
+    const port = server.tcpAddresses[0]!.port;
+    const api = `http://127.0.0.1:${server.adminHttpPort}`;
+    const fo = server.context.failover!;
+    assert.ok(fo, 'failover is on by default with replicas');
+    load = await startChaosLoad({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database, clients: 16, thinkMs: 2 });
+    await sleep(1500);
+
+    // --- 1. SQL on the main port
+    const ops = await mysql.createConnection({ host: '127.0.0.1', port, user: 'ops', password: 'ops-pw', rowsAsArray: false });
+    const [okPacket] = (await ops.query('SLUICE SWITCHOVER TO replica2')) as unknown as [{ info: string }];
+    assert.match(okPacket.info, /switched over from primary to replica2, pause \d+ ms/);
+    assert.equal(fo.primaryName(), 'replica2');
+    const [state] = (await ops.query('SLUICE SHOW FAILOVER')) as unknown as [Array<Record<string, unknown>>];
+    assert.equal(state[0]!.phase, 'normal');
+    assert.equal(state[0]!.primary, 'replica2');
+    const [backends] = (await ops.query('SLUICE SHOW BACKENDS')) as unknown as [Array<Record<string, unknown>>];
+    assert.equal(backends.find((b) => b.name === 'replica2')?.role, 'primary');
+    // The servers' own view: the new primary writable, the old one read-only and replicating from it.
+    assert.deepEqual(await rootQuery(tp, byName('replica2'), 'SELECT @@read_only'), [[0]]);
+    assert.deepEqual(await rootQuery(tp, tp.primary, 'SELECT @@read_only'), [[1]]);
+    const [slave] = (await (async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: tp.primary.port, user: 'root', password: tp.root.password });
+      try {
+        return (await c.query('SHOW SLAVE STATUS')) as unknown as [Array<Record<string, unknown>>];
+      } finally {
+        await c.end();
+      }
+    })()) as [Array<Record<string, unknown>>];
+    assert.equal(Number(slave[0]!.Master_Port), byName('replica2').port);
+    await assert.rejects(ops.query('SLUICE SWITCHOVER TO nosuch'), (e: { errno: number; message: string }) => e.errno === 1105 && /unknown backend nosuch/.test(e.message));
+    const app = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw' });
+    await assert.rejects(app.query('SLUICE SWITCHOVER'), (e: { errno: number }) => e.errno === 1227);
+    await app.end();
+
+    // --- 2. HTTP API
+    const noToken = await fetch(`${api}/api/v1/switchover`, { method: 'POST', body: JSON.stringify({ target: 'primary' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(noToken.status, 401);
+    await noToken.body?.cancel();
+    const res = await fetch(`${api}/api/v1/switchover`, {
+      method: 'POST',
+      body: JSON.stringify({ target: 'primary' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { from: string; to: string; pause_ms: number };
+    assert.equal(body.from, 'replica2');
+    assert.equal(body.to, 'primary');
+    const state2 = (await (await fetch(`${api}/api/v1/failover`)).json()) as { primary: string; phase: string };
+    assert.equal(state2.primary, 'primary');
+    assert.equal(state2.phase, 'normal');
+
+    // --- 3. the CLI
+    const cli = await runCli(['switchover', '--admin', api, '--token', TOKEN, '--to', 'replica1']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /switched over from primary to replica1/);
+    assert.equal(fo.primaryName(), 'replica1');
+    const refused = await runCli(['switchover', '--admin', api, '--token', TOKEN, '--to', 'replica1']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr + refused.stdout, /already the primary/);
+
+    // --- 4. a DBA switches over by hand (replica1 → replica2); Sluice follows, clients see nothing
+    await sleep(1000);
+    load.mark('dba');
+    const r1 = byName('replica1');
+    const r2 = byName('replica2');
+    await rootQuery(tp, r1, 'SET GLOBAL read_only = ON');
+    const [[pos]] = (await rootQuery(tp, r1, 'SELECT @@gtid_binlog_pos')) as [[string]];
+    assert.deepEqual(await rootQuery(tp, r2, `SELECT MASTER_GTID_WAIT('${pos}', 10)`), [[0]]);
+    await rootQuery(tp, r2, 'STOP SLAVE');
+    await rootQuery(tp, r2, 'RESET SLAVE ALL');
+    await rootQuery(tp, r2, 'SET GLOBAL read_only = OFF');
+    for (const n of [r1, tp.primary]) {
+      await rootQuery(tp, n, 'STOP SLAVE');
+      await rootQuery(tp, n, `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${r2.port}, MASTER_USER='${tp.repl.user}', MASTER_PASSWORD='${tp.repl.password}', MASTER_USE_GTID=slave_pos`);
+      await rootQuery(tp, n, 'START SLAVE');
+    }
+    const followedMs = await waitFor('Sluice follows replica2', 10_000, () => fo.primaryName() === 'replica2');
+    await load.waitForWritesAfter('dba', 10_000);
+    await sleep(1500);
+
+    // --- history, metrics
+    const events = ((await (await fetch(`${api}/api/v1/failovers`)).json()) as { events: Array<{ kind: string; from: string; to: string }> }).events;
+    const kinds = events.map((e) => `${e.kind}:${e.from}->${e.to}`);
+    assert.ok(kinds.includes('switchover:primary->replica2'), kinds.join(' '));
+    assert.ok(kinds.includes('switchover:replica2->primary'), kinds.join(' '));
+    assert.ok(kinds.includes('switchover:primary->replica1'), kinds.join(' '));
+    assert.ok(kinds.includes('followed:replica1->replica2'), kinds.join(' '));
+    const [hist] = (await ops.query('SLUICE SHOW FAILOVERS')) as unknown as [Array<Record<string, unknown>>];
+    assert.ok(hist.some((h) => h.kind === 'followed'));
+    await ops.end();
+    const families = parsePrometheusTextFormat(await (await fetch(`${api}/metrics`)).text());
+    const value = (name: string) => Number(families.find((f) => f.name === name)?.metrics[0]?.value);
+    assert.equal(value('sluice_switchovers_total'), 3);
+    assert.equal(value('sluice_primary_changes_followed_total'), 1);
+    const info = families.find((f) => f.name === 'sluice_primary_info');
+    assert.ok(info?.metrics.some((m) => m.labels?.backend === 'replica2' && m.value === '1'));
+
+    const report = await load.stop();
+    t.diagnostic(formatReport('switchovers (SQL, HTTP, CLI) and a DBA switchover followed', report, { followedMs }));
+    assert.equal(report.errorCount, 0, JSON.stringify(report.errorsByKind));
+    assert.equal(report.connectionsDropped, 0);
+    const ledger = await verifyLedger(load, (sql) => rootQuery(tp, r2, sql));
+    assert.equal(ledger.missing, 0, `missing ${ledger.missingIds.join(',')}`);
+    assert.equal(ledger.counterMismatches, 0);
+  } finally {
+    await load?.stop().catch(() => {});
+    await server?.close(1000).catch(() => {});
+    await topo?.stop().catch(() => {});
+  }
+});
