@@ -50,19 +50,31 @@ export class AckLedger {
   }
 }
 
+/** What the acknowledged GTIDs say about a write cut off by a primary failure. */
+export interface OutcomeEvidence {
+  /** '' when the write provably did not commit; otherwise why it may have. */
+  reason: string;
+  /** GTIDs (domain, seq) newer than the write's send that no client was told about: one may be the write. */
+  unacknowledged: Array<[number, number]>;
+  /** False when the evidence cannot be completed by looking at the binlog (no floor, too old …). */
+  resolvable: boolean;
+}
+
+const MAX_UNACKNOWLEDGED = 10000;
+
 /**
- * Why the outcome of a write cut off by a primary failure is unknown, or '' when it provably did not
- * commit: `position` is the surviving primary's GTID position; `sentAfter` are positions committed before
- * the write was sent (its GTID, had it committed, is newer than all of them). Every GTID in between must
- * have been acknowledged to some client — then none of them is this write.
+ * `position` is the surviving primary's GTID position; `sentAfter` are positions committed before the write
+ * was sent (its GTID, had it committed, is newer than all of them). Every GTID in between that was
+ * acknowledged to some client is not the write; if none is left, the write did not commit.
  */
-export function outcomeUnknownReason(position: string, sentAfter: readonly string[], acks: AckLedger): string {
-  if (position === '') return 'the new primary position is unknown';
+export function outcomeEvidence(position: string, sentAfter: readonly string[], acks: AckLedger): OutcomeEvidence {
+  const unresolvable = (reason: string): OutcomeEvidence => ({ reason, unacknowledged: [], resolvable: false });
+  if (position === '') return unresolvable('the new primary position is unknown');
   let pos: Map<number, { seq: number }>;
   try {
     pos = parseGtidPosition(position);
   } catch {
-    return `malformed position ${position}`;
+    return unresolvable(`malformed position ${position}`);
   }
   const floors = new Map<number, number>();
   for (const s of sentAfter) {
@@ -73,18 +85,28 @@ export function outcomeUnknownReason(position: string, sentAfter: readonly strin
       /* a malformed floor proves nothing */
     }
   }
+  const unacknowledged: Array<[number, number]> = [];
   for (const [d, e] of pos) {
     const floor = floors.get(d);
     if (floor === undefined) {
       if (e.seq === 0) continue;
-      return `no position of domain ${d} is known from before the write`;
+      return unresolvable(`no position of domain ${d} is known from before the write`);
     }
     if (e.seq <= floor) continue;
     const a = acks.acknowledged(d);
-    if (floor + 1 < a.oldest) return 'too many writes since it was sent to prove it';
+    if (floor + 1 < a.oldest) return unresolvable('too many writes since it was sent to prove it');
     for (let s = floor + 1; s <= e.seq; s++) {
-      if (!a.seqs.has(s)) return `the new primary holds ${d}-?-${s}, a write no client was told about`;
+      if (a.seqs.has(s)) continue;
+      if (unacknowledged.length >= MAX_UNACKNOWLEDGED) return unresolvable('too many unacknowledged writes to look at');
+      unacknowledged.push([d, s]);
     }
   }
-  return '';
+  if (unacknowledged.length === 0) return { reason: '', unacknowledged, resolvable: true };
+  const [d, s] = unacknowledged[0]!;
+  return { reason: `the new primary holds ${d}-?-${s}, a write no client was told about`, unacknowledged, resolvable: true };
+}
+
+/** outcomeEvidence's reason alone: '' when the write provably did not commit. */
+export function outcomeUnknownReason(position: string, sentAfter: readonly string[], acks: AckLedger): string {
+  return outcomeEvidence(position, sentAfter, acks).reason;
 }

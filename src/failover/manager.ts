@@ -19,8 +19,9 @@ import type { BackendMonitor } from '../backend/monitor.js';
 import type { PoolManager } from '../backend/pool.js';
 import type { FailoverConfig, SluiceConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
-import { gtidCovers } from '../router/topology-snapshot.js';
-import { AckLedger, outcomeUnknownReason } from './ack-ledger.js';
+import { gtidCovers, parseGtidPosition } from '../router/topology-snapshot.js';
+import { AckLedger, outcomeEvidence } from './ack-ledger.js';
+import { readBinlogTransactions, readCheckpoint, textsWithin, type BinlogCheckpoint, type BinlogTransaction, type WriteSignature } from './binlog-match.js';
 import { chooseCandidate, type ReplicaSurvey } from './candidate.js';
 import { FailoverBuffer } from './buffer.js';
 import { NodeAdmin, isRefusal, sqlString } from './node-admin.js';
@@ -39,8 +40,13 @@ export interface FailoverHost {
 export interface OutcomeWaiter {
   /** Positions committed before the write was sent (any may be ''): its GTID, if any, is newer. */
   readonly sentAfter: readonly string[];
-  /** not_committed: safe to run again; unknown: tell the client the outcome is unknown. */
-  onOutcome(outcome: 'not_committed' | 'unknown', why: string): void;
+  /** What the write would have binlogged (null: it cannot be recognised in a binlog). */
+  outcomeSignature(): WriteSignature | null;
+  /**
+   * not_committed: safe to run again; committed: answer OK with `affectedRows` (it did commit);
+   * unknown: tell the client the outcome is unknown.
+   */
+  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows?: number): void;
 }
 
 /** A session whose primary connection broke, waiting to know whether the primary is failing. */
@@ -89,6 +95,9 @@ export class FailoverManager implements FailoverControl {
   private readonly fenced = new Set<string>();
   private maintaining = false;
   private outcomeWaiters: OutcomeWaiter[] = [];
+  /** Recent (file, pos, gtid) of every node's binlog: where to start reading when a write's fate needs it. */
+  private readonly checkpoints = new Map<string, BinlogCheckpoint[]>();
+  private checkpointing = false;
   private verdictWaiters: VerdictWaiter[] = [];
 
   constructor(
@@ -263,6 +272,10 @@ export class FailoverManager implements FailoverControl {
       }
     }
     if (this.ph === 'primary_lost' && !this.busy && !this.gaveUp) await this.decide();
+    if (!this.checkpointing && this.ph === 'normal' && !this.buffer.holding) {
+      this.checkpointing = true;
+      void this.recordCheckpoints().finally(() => (this.checkpointing = false));
+    }
     if (!this.maintaining) {
       this.maintaining = true;
       void this.maintain().finally(() => (this.maintaining = false));
@@ -286,7 +299,7 @@ export class FailoverManager implements FailoverControl {
   private onRecovered(): void {
     const wasLost = this.ph === 'primary_lost';
     this.ph = 'normal';
-    this.resolveOutcomes(this.probePosition);
+    void this.resolveOutcomes(this.host.primary.name, this.probePosition);
     const held = this.buffer.release();
     if (wasLost) {
       const primary = this.host.primary.name;
@@ -450,8 +463,8 @@ export class FailoverManager implements FailoverControl {
     this.readOnlySeen = 0;
     this.lastOkAt = Date.now();
     this.probePosition = newPosition;
-    this.resolveOutcomes(newPosition);
     this.buffer.release();
+    void this.resolveOutcomes(to.name, newPosition);
     const ms = Date.now() - since;
     this.host.log.warn({ from: old.name, to: to.name, kind, ms }, 'primary changed');
     this.record(kind, old.name, to.name, detail, ms);
@@ -462,20 +475,112 @@ export class FailoverManager implements FailoverControl {
    * newer than what was committed before it was sent that no client was acknowledged. None → it did not
    * commit (on the surviving history): run it again. Otherwise its outcome is unknown.
    */
-  private resolveOutcomes(position: string): void {
+  private async resolveOutcomes(node: string, position: string): Promise<void> {
     const waiters = this.outcomeWaiters;
     if (waiters.length === 0) return;
     this.outcomeWaiters = [];
+    const undecided: Array<{ w: OutcomeWaiter; unacked: Array<[number, number]>; sig: WriteSignature }> = [];
     for (const w of waiters) {
-      const unknownWhy = outcomeUnknownReason(position, w.sentAfter, this.acks);
-      if (unknownWhy === '') {
+      const ev = outcomeEvidence(position, w.sentAfter, this.acks);
+      if (ev.reason === '') {
         this.counts.retried++;
         w.onOutcome('not_committed', 'no unacknowledged write reached the new primary');
-      } else {
-        this.counts.outcomeUnknown++;
-        w.onOutcome('unknown', unknownWhy);
+        continue;
       }
+      const sig = ev.resolvable ? w.outcomeSignature() : null;
+      if (sig === null) {
+        this.counts.outcomeUnknown++;
+        w.onOutcome('unknown', ev.reason);
+        continue;
+      }
+      undecided.push({ w, unacked: ev.unacknowledged, sig });
     }
+    if (undecided.length === 0) return;
+    // Ask the surviving primary's binlog what the unacknowledged GTIDs carried.
+    let txns: Map<string, BinlogTransaction> | null = null;
+    let why = '';
+    try {
+      const floor = Math.min(...undecided.flatMap((u) => u.unacked.map(([, seq]) => seq)));
+      const cp = [...(this.checkpoints.get(node) ?? [])].reverse().find((c) => {
+        try {
+          return [...parseGtidPosition(c.gtid).values()].every((e) => e.seq < floor);
+        } catch {
+          return false;
+        }
+      });
+      if (cp === undefined) why = `no binlog checkpoint of ${node} older than the writes`;
+      else txns = await readBinlogTransactions(this.node(node), cp, this.probeTimeout() * 8);
+    } catch (err) {
+      why = `reading the binlog of ${node} failed: ${(err as Error).message}`;
+    }
+    const claims = new Map<string, number>();
+    const candidates = undecided.map((u) => {
+      const mine: BinlogTransaction[] = [];
+      for (const [d, seq] of u.unacked) {
+        const t = txns?.get(`${d}-${seq}`);
+        if (t === undefined) continue;
+        if (textsWithin(t.texts, u.sig.texts)) {
+          mine.push(t);
+          claims.set(`${d}-${seq}`, (claims.get(`${d}-${seq}`) ?? 0) + 1);
+        }
+      }
+      return mine;
+    });
+    for (let i = 0; i < undecided.length; i++) {
+      const { w, unacked, sig } = undecided[i]!;
+      const mine = candidates[i]!;
+      const missing = txns === null ? unacked.length : unacked.filter(([d, seq]) => !txns!.has(`${d}-${seq}`)).length;
+      if (txns === null || missing > 0) {
+        this.counts.outcomeUnknown++;
+        w.onOutcome('unknown', why || `${missing} unacknowledged GTID(s) not found in the binlog of ${node}`);
+        continue;
+      }
+      if (mine.length === 0) {
+        this.counts.retried++;
+        w.onOutcome('not_committed', 'none of the unacknowledged writes on the new primary is this statement (binlog)');
+        continue;
+      }
+      const t = mine[0]!;
+      const key = `${t.domain}-${t.seq}`;
+      const exact = t.texts.length === sig.texts.length && textsWithin(sig.texts, t.texts);
+      let affected = sig.affectedRows;
+      if (sig.insertTable !== null && affected !== null && (await this.hasAutoIncrement(node, sig.insertTable).catch(() => true))) affected = null;
+      if (mine.length === 1 && claims.get(key) === 1 && exact && affected !== null) {
+        this.counts.retried++;
+        w.onOutcome('committed', `committed before the failure as GTID ${t.domain}-?-${t.seq} (found in the binlog of ${node})`, affected);
+        continue;
+      }
+      this.counts.outcomeUnknown++;
+      w.onOutcome('unknown', mine.length > 1 || claims.get(key)! > 1 ? 'several interrupted writes match the same binlogged statement' : `it committed as GTID ${t.domain}-?-${t.seq} but its result cannot be reconstructed`);
+    }
+  }
+
+  private async hasAutoIncrement(node: string, t: { schema: string | null; table: string }): Promise<boolean> {
+    const schema = t.schema === null ? 'DATABASE()' : sqlString(t.schema);
+    const rows = await this.node(node).rows(
+      `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${schema} AND TABLE_NAME = ${sqlString(t.table)} AND EXTRA LIKE '%auto_increment%'`,
+      this.probeTimeout() * 2,
+    );
+    return rows[0]?.[0] !== '0';
+  }
+
+  /** Notes where every node's binlog is now (kept for a few seconds). */
+  private async recordCheckpoints(): Promise<void> {
+    const t = this.probeTimeout();
+    await Promise.all(
+      this.host.config.backends.map(async (b) => {
+        try {
+          const cp = await readCheckpoint(this.node(b.name), t);
+          if (cp === null) return;
+          const list = this.checkpoints.get(b.name) ?? [];
+          list.push(cp);
+          if (list.length > 16) list.shift();
+          this.checkpoints.set(b.name, list);
+        } catch {
+          /* away: its older checkpoints stay */
+        }
+      }),
+    );
   }
 
   /** Fences old primaries that come back, repoints strays, lets old primaries rejoin when configured. */

@@ -39,6 +39,7 @@ import type { ClientUser } from './users.js';
 import type { HeldStatement } from '../failover/buffer.js';
 import type { OutcomeWaiter, VerdictWaiter } from '../failover/manager.js';
 import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
+import { plainInsert, type WriteSignature } from '../failover/binlog-match.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
 const EMPTY = Buffer.alloc(0);
@@ -643,9 +644,41 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   /** An interrupted write's fate is known: run it again (it did not commit), or say the outcome is unknown. */
-  onOutcome(outcome: 'not_committed' | 'unknown', why: string): void {
+  /** What the interrupted write would have binlogged, to look for it on the new primary (failover). */
+  outcomeSignature(): WriteSignature | null {
+    const cur = this.cur;
+    if (cur === null || cur.payload[0] !== Command.QUERY) return null;
+    const log = this.replayLog;
+    if (log !== null) {
+      // An interrupted COMMIT: the transaction's writes, in order; its OK has no affected rows.
+      const opts = this.lexOptions();
+      const texts: string[] = [];
+      for (const st of log.statements) {
+        const info = lexStatement(st.bytes, 5, st.bytes.length, opts);
+        if (isReadKind(info.kind) || info.kind === StatementKind.Begin || info.kind === StatementKind.Set || info.kind === StatementKind.Commit) continue;
+        texts.push(st.bytes.toString('utf8', 5));
+      }
+      return { texts, affectedRows: texts.length > 0 ? 0 : null, insertTable: null };
+    }
+    const sql = cur.payload.toString('utf8', 1);
+    const insert = plainInsert(sql);
+    if (insert === null) return { texts: [sql], affectedRows: null, insertTable: null };
+    const schema = insert.schema ?? this.state.schema;
+    return { texts: [sql], affectedRows: insert.rows, insertTable: schema === null ? null : { schema, table: insert.table } };
+  }
+
+  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows = 0): void {
     this.held = false;
     if (this.phase === Phase.Closed || this.cur === null) return;
+    if (outcome === 'committed') {
+      // It committed before the failure; the client gets the OK it would have got.
+      this.ctx.log.info({ session: this.id, why }, 'interrupted write had committed; answering OK');
+      const wasCommit = this.replayLog !== null;
+      this.replayLog = null;
+      this.lastStatus = ServerStatus.AUTOCOMMIT;
+      this.writeClient(okPacket((this.cur.lastSeq + 1) & 0xff, { affectedRows: wasCommit ? 0 : affectedRows, status: this.lastStatus }, this.capabilities));
+      return this.finishLocal();
+    }
     if (outcome === 'not_committed') {
       this.ctx.log.info({ session: this.id, why }, 'interrupted write did not commit; running it again');
       this.phase = Phase.Idle;

@@ -3,7 +3,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailoverBuffer, type HeldStatement } from '../../src/failover/buffer.js';
-import { AckLedger, outcomeUnknownReason } from '../../src/failover/ack-ledger.js';
+import { AckLedger, outcomeEvidence, outcomeUnknownReason } from '../../src/failover/ack-ledger.js';
+import { plainInsert, textsWithin } from '../../src/failover/binlog-match.js';
 import { ResponseChecksum, TransactionLog } from '../../src/failover/replay.js';
 import { chooseCandidate, type ReplicaSurvey } from '../../src/failover/candidate.js';
 import { ControlKind } from '../../src/protocol/response-scanner.js';
@@ -243,5 +244,36 @@ describe('chooseCandidate', () => {
     assert.match(chooseCandidate([r('a', '0-1-1', { sqlError: 'Duplicate entry' })], 'p', null, none).why, /replication error \(a: Duplicate entry\)/);
     assert.equal(chooseCandidate([r('a', '0-1-1')], 'p', null, new Set(['a'])).best, null);
     assert.match(chooseCandidate([r('a', '0-1-5,1-1-1'), r('b', '0-1-4,1-1-2')], 'p', null, none).why, /diverge/);
+  });
+});
+
+describe('binlog matching helpers', () => {
+  test('outcomeEvidence lists the unacknowledged GTIDs to look up', () => {
+    const acks = new AckLedger();
+    acks.note('0-1-11');
+    acks.note('0-1-13');
+    const ev = outcomeEvidence('0-2-14', ['0-1-10'], acks);
+    assert.deepEqual(ev.unacknowledged, [
+      [0, 12],
+      [0, 14],
+    ]);
+    assert.equal(ev.resolvable, true);
+    assert.equal(outcomeEvidence('0-2-14', [''], acks).resolvable, false);
+  });
+
+  test('plainInsert counts value tuples and names the table; anything fancier is not plain', () => {
+    assert.deepEqual(plainInsert("INSERT INTO chaos_ledger (id, client, kind, v) VALUES (1, 2, 'auto', 3)"), { schema: null, table: 'chaos_ledger', rows: 1 });
+    assert.deepEqual(plainInsert("insert into `db`.`t` values (1,'a),(b'),(2,\"x\"), (3, ')')"), { schema: 'db', table: 't', rows: 3 });
+    assert.deepEqual(plainInsert('INSERT t VALUE (1);'), { schema: null, table: 't', rows: 1 });
+    assert.equal(plainInsert('INSERT IGNORE INTO t VALUES (1)'), null);
+    assert.equal(plainInsert('INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 1'), null);
+    assert.equal(plainInsert('INSERT INTO t SELECT * FROM u'), null);
+    assert.equal(plainInsert('UPDATE t SET a = 1'), null);
+  });
+
+  test('textsWithin is a multiset inclusion', () => {
+    assert.equal(textsWithin(['a'], ['a', 'b']), true);
+    assert.equal(textsWithin(['a', 'a'], ['a', 'b']), false);
+    assert.equal(textsWithin([], ['a']), false);
   });
 });
