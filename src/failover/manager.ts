@@ -210,7 +210,9 @@ export class FailoverManager implements FailoverControl {
         .catch((err: unknown) => this.host.log.error({ err }, 'failover manager tick failed'))
         .finally(() => {
           this.probing = null;
-          this.schedule(this.ph === 'normal' && !this.buffer.holding ? this.cfg.check_interval_ms : Math.min(this.cfg.check_interval_ms, 100));
+          // Failing probes (or held statements) make the next probe come sooner.
+          const quick = this.ph !== 'normal' || this.buffer.holding || Date.now() - this.lastOkAt > this.cfg.check_interval_ms * 2;
+          this.schedule(quick ? Math.min(this.cfg.check_interval_ms, 50) : this.cfg.check_interval_ms);
         });
     }, ms);
     this.timer.unref();
@@ -239,7 +241,6 @@ export class FailoverManager implements FailoverControl {
   private async tick(): Promise<void> {
     if (this.busy) return;
     const primary = this.host.primary;
-    const now = Date.now();
     try {
       const rows = await this.node(primary.name).rows('SELECT @@read_only, @@gtid_binlog_pos', this.probeTimeout());
       const ro = rows[0]?.[0] === '1' || rows[0]?.[0]?.toUpperCase() === 'ON';
@@ -260,7 +261,9 @@ export class FailoverManager implements FailoverControl {
       else this.refusals = 0;
       if (this.ph === 'normal') {
         if (this.refusals >= 2) this.onLost('dead', why);
-        else if (now - this.lastOkAt >= this.cfg.detection_ms - this.cfg.check_interval_ms) this.onLost('hung', why);
+        // Declared within detection_ms of the failure: the last answer may be a probe interval and a probe
+        // timeout older than the moment the primary stopped answering.
+        else if (Date.now() - this.lastOkAt >= Math.max(100, this.cfg.detection_ms - this.cfg.check_interval_ms - this.probeTimeout())) this.onLost('hung', why);
       } else if (this.refusals >= 2) this.lostKind = 'dead';
     }
     if (this.buffer.timedOut && this.outcomeWaiters.length > 0) {
