@@ -152,8 +152,7 @@ export class FailoverManager implements FailoverControl {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const n of this.nodes.values()) n.close();
-    this.nodes.clear();
+    for (const n of this.nodes.values()) n.close(true);
     this.buffer.rejectAll('Sluice is shutting down');
     this.buffer.release();
   }
@@ -221,6 +220,7 @@ export class FailoverManager implements FailoverControl {
   private node(name: string, endpoint?: BackendEndpoint): NodeAdmin {
     let n = this.nodes.get(name);
     if (!n) {
+      if (this.stopped) throw new Error('failover manager stopped');
       const b = endpoint ?? this.endpointOf(name);
       n = new NodeAdmin(b, { user: this.host.config.monitor.user, password: this.host.config.monitor.password, tls: this.tls });
       this.nodes.set(name, n);

@@ -15,6 +15,7 @@ export interface NodeAdminOptions {
 export class NodeAdmin {
   private conn: BackendConnection | null = null;
   private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -36,7 +37,9 @@ export class NodeAdmin {
     for (const sql of statements) await this.rows(sql, timeoutMs);
   }
 
-  close(): void {
+  /** Drops the connection; `final` also refuses later queries (the manager stopped). */
+  close(final = false): void {
+    if (final) this.closed = true;
     const c = this.conn;
     this.conn = null;
     c?.destroy();
@@ -68,6 +71,7 @@ export class NodeAdmin {
   }
 
   private async connection(timeoutMs: number): Promise<BackendConnection> {
+    if (this.closed) throw new Error(`${this.endpoint.name}: administrative connection closed`);
     if (this.conn !== null && !this.conn.closed) return this.conn;
     const c = await BackendConnection.connect(
       this.endpoint,
@@ -75,6 +79,12 @@ export class NodeAdmin {
       Capability.DEPRECATE_EOF,
       { connectTimeoutMs: timeoutMs, tls: this.opts.tls },
     );
+    // Never what keeps the process alive; and a connection made after close() is dropped at once.
+    c.socket.unref();
+    if (this.closed) {
+      c.destroy();
+      throw new Error(`${this.endpoint.name}: administrative connection closed`);
+    }
     this.conn = c;
     return c;
   }

@@ -283,6 +283,11 @@ test('the dashboard shows live numbers under load (Chromium)', async () => {
       assert.equal(await page.isVisible('#digests-panel'), true);
     }
 
+    // The failover panel: the current primary and the phase (failover is on with replicas).
+    await page.waitForSelector('#failover-panel:not([hidden])', { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('failover-primary')?.textContent === 'primary', null, { timeout: 10_000 });
+    assert.equal(await page.getAttribute('#failover-phase', 'data-phase'), 'normal');
+
     // Let the 60 s chart fill a little, then take the README's screenshot.
     await page.waitForFunction(() => Number(document.getElementById('qps-chart')?.getAttribute('data-points')) >= 15, null, { timeout: 30_000 });
     assert.match((await page.getAttribute('#qps-chart path.line-total', 'd')) ?? '', /^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
