@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import type mysql from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { startTestSluice, connectApp, type TestSluice } from '../helpers/sluice.js';
 import { rootQuery, testTopology } from '../helpers/topology.js';
 import { startAdminHttp, type AdminHttpServer } from '../../src/admin/http-server.js';
@@ -231,6 +231,34 @@ test('sessions, pools and backends match the clients and the servers’ own view
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => c.destroy())));
   }
+});
+
+test('statements by backend and route, latency histogram and errors by code count exactly what was sent', async () => {
+  const scrape = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text();
+    const fams = parsePrometheusTextFormat(text);
+    const get = (name: string, labels: Record<string, string>) =>
+      Number(fams.find((f) => f.name === name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? 0);
+    // (the parser library drops the labels of histogram samples: read _count from the text)
+    const histCount = Number(/^sluice_statement_duration_seconds_count\{backend="primary",route="primary"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    return {
+      statements: get('sluice_backend_statements_total', { backend: 'primary', route: 'primary' }),
+      errors1146: get('sluice_statement_errors_total', { backend: 'primary', code: '1146' }),
+      histCount,
+    };
+  };
+  const before = await scrape();
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: sluice.port, user: 'app', password: APP_PASSWORD });
+  try {
+    for (let i = 0; i < 40; i++) await c.query('SELECT ? AS n', [i]);
+    for (let i = 0; i < 3; i++) await assert.rejects(c.query('SELECT * FROM mysql.no_such_table_here'), (e: { errno: number }) => e.errno === 1146);
+  } finally {
+    await c.end();
+  }
+  const after = await scrape();
+  assert.equal(after.statements - before.statements, 43, JSON.stringify({ before, after, list: sluice.server.context.statementStats.list().map((e) => [e.backend, e.route, e.count]) }));
+  assert.equal(after.errors1146 - before.errors1146, 3);
+  assert.equal(after.histCount - before.histCount, 43);
 });
 
 test('state changes need the bearer token; unknown paths and backends are 404', async () => {
