@@ -257,7 +257,7 @@ function assertLedger(v: LedgerVerification | null, err: string | null): asserts
  * Starts the topology (semi-sync, 2 replicas) and Sluice with automatic failover, runs `body`, and always
  * stops the load, Sluice and every server (by pid) afterwards.
  */
-async function scenario(body: (s: Scenario) => Promise<void>): Promise<void> {
+async function scenario(body: (s: Scenario) => Promise<void>, opts: { rejoin?: boolean } = {}): Promise<void> {
   let topo: Topology | undefined;
   let server: SluiceServer | undefined;
   let watcher: PrimaryWatcher | undefined;
@@ -282,7 +282,7 @@ async function scenario(body: (s: Scenario) => Promise<void>): Promise<void> {
           auto_promote: true,
           replication_user: t.repl.user,
           replication_password: t.repl.password,
-          rejoin: false,
+          rejoin: opts.rejoin ?? false,
           check_interval_ms: 250,
           detection_ms: 2000,
           hang_promote_after_ms: 10000,
@@ -666,4 +666,63 @@ test('chaos: a replica killed under load → 0 read errors, 0 drops', { timeout:
     assert.equal(primary, primaryBefore, 'losing a replica does not change the primary');
     assertLedger(v, err);
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// 6. failover.rejoin: the old primary comes back as a replica of the new one (when it has not diverged)
+
+test('failover.rejoin: a restarted old primary that has not diverged replicates from the new primary and serves reads again', { timeout: 120_000 }, async (t) => {
+  await scenario(
+    async (s) => {
+      const old = s.topo.primary;
+      const load = await s.startLoad();
+      await sleep(2000);
+      const report = await load.stop();
+      // Idle: everything acknowledged is on the replicas, nothing is in flight, so the old primary holds
+      // nothing the new one lacks.
+      await waitForReplicas(s.topo, old, s.topo.replicas);
+      const t0 = Date.now();
+      await s.topo.stopNode(old, 'SIGKILL');
+      const deadline = Date.now() + 15_000;
+      while (s.fo.primaryName() === old.name && Date.now() < deadline) await sleep(50);
+      const promoted = s.fo.primaryName();
+      assert.notEqual(promoted, old.name, 'a replica was promoted');
+      const failoverMs = Date.now() - t0;
+      await s.topo.startNode(old);
+      const restarted = Date.now();
+      let rejoinedMs: number | null = null;
+      let inRotationMs: number | null = null;
+      const newPrimary = nodeByName(s.topo, promoted);
+      while (Date.now() - restarted < 20_000 && inRotationMs === null) {
+        const events = s.fo.history();
+        if (rejoinedMs === null && events.some((e) => e.kind === 'rejoined' && e.detail.startsWith(old.name))) rejoinedMs = Date.now() - restarted;
+        if (s.server.context.router?.healthyReplicas().some((r) => r.name === old.name)) inRotationMs = Date.now() - restarted;
+        await sleep(100);
+      }
+      const masterPort = await rootValue(s.topo, old, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'");
+      const readOnly = await rootValue(s.topo, old, 'SELECT @@GLOBAL.read_only');
+      // A write through Sluice reaches the old primary by replication.
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: s.port, user: APP_USER, password: APP_PASSWORD, database: s.topo.demo.database });
+      await c.query('CREATE TABLE IF NOT EXISTS rejoin_probe (id INT PRIMARY KEY)');
+      await c.query('INSERT INTO rejoin_probe VALUES (1)');
+      await c.end();
+      const pos = await rootValue(s.topo, newPrimary, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      const waited = await rootValue(s.topo, old, `SELECT MASTER_GTID_WAIT('${pos}', 10)`);
+      for (const line of formatReport('old primary rejoins (failover.rejoin)', report, {
+        failoverMs,
+        rejoinedMs: fmtMs(rejoinedMs),
+        inRotationMs: fmtMs(inRotationMs),
+        slaveRunning: masterPort,
+        readOnly,
+        history: describeHistory(s.fo.history(), t0),
+      }).split('\n')) t.diagnostic(line);
+      assert.ok(rejoinedMs !== null, 'the old primary rejoined (history)');
+      assert.equal(readOnly, '1', 'it is read-only');
+      assert.equal(masterPort, 'ON', 'it replicates');
+      assert.equal(waited, '0', 'a write made through Sluice after the failover reached it');
+      assert.ok(inRotationMs !== null, 'it serves reads again (healthy replica)');
+      assert.notEqual(s.fo.primaryName(), old.name);
+    },
+    { rejoin: true },
+  );
 });
