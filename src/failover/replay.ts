@@ -89,10 +89,19 @@ export class ResponseChecksum {
 }
 
 export interface RecordedStatement {
-  /** The COM_QUERY packet as the client sent it (copied). */
+  /** The COM_QUERY / COM_STMT_EXECUTE packet as the client sent it (copied). */
   readonly bytes: Buffer;
   checksum: string;
+  /** Binary protocol response (COM_STMT_EXECUTE). */
+  readonly binary: boolean;
+  /** The session's prepared statement for a COM_STMT_EXECUTE (opaque here), else null. */
+  readonly statement: object | null;
+  /** COM_STMT_EXECUTE: offset of the new-params-bound byte in the payload (-1 without parameters). */
+  readonly boundFlagOffset: number;
 }
+
+/** Makes the bytes to send for a recorded statement on the replay connection (re-prepares, rebinds). */
+export type ReplayBinder = (r: RecordedStatement) => Buffer | Promise<Buffer>;
 
 /** The statements of the open transaction, while they can be replayed. */
 export class TransactionLog {
@@ -102,16 +111,23 @@ export class TransactionLog {
   replayable = true;
   why = '';
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param startState the session's state when the transaction began (opaque here): the replay connection
+   *   is brought to it before the statements run again, so each sees the state it saw the first time.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    readonly startState: object,
+  ) {}
 
-  add(packet: Buffer): RecordedStatement | null {
+  add(packet: Buffer, binary = false, statement: object | null = null, boundFlagOffset = -1): RecordedStatement | null {
     if (!this.replayable) return null;
     this.bytes += packet.length;
     if (this.bytes > this.maxBytes) {
       this.giveUp(`the transaction is larger than failover.replay.max_transaction_bytes (${this.maxBytes})`);
       return null;
     }
-    const r: RecordedStatement = { bytes: Buffer.from(packet), checksum: '' };
+    const r: RecordedStatement = { bytes: Buffer.from(packet), checksum: '', binary, statement, boundFlagOffset };
     this.statements.push(r);
     return r;
   }
@@ -132,9 +148,9 @@ export class ReplayMismatch extends Error {
  * Runs recorded statements one after the other on a connection and compares checksums. Resolves when all
  * matched; rejects with ReplayMismatch (or the connection's error).
  */
-export function replayTransaction(conn: BackendConnection, log: TransactionLog): Promise<void> {
+export function replayTransaction(conn: BackendConnection, log: TransactionLog, bind: ReplayBinder): Promise<void> {
   return new Promise((resolve, reject) => {
-    new ReplayRunner(conn, log.statements, resolve, reject).next();
+    new ReplayRunner(conn, log.statements, bind, resolve, reject).next();
   });
 }
 
@@ -145,6 +161,7 @@ class ReplayRunner implements ResponseHandler {
   constructor(
     private readonly conn: BackendConnection,
     private readonly statements: readonly RecordedStatement[],
+    private readonly bind: ReplayBinder,
     private readonly resolve: () => void,
     private readonly reject: (err: Error) => void,
   ) {}
@@ -154,9 +171,13 @@ class ReplayRunner implements ResponseHandler {
     if (this.i >= this.statements.length) return this.resolve();
     this.sum.reset();
     const s = this.statements[this.i]!;
-    if (this.conn.closed) return this.reject(new Error('connection closed during replay'));
-    // The recorded bytes are reused: the connection must not rewrite them.
-    this.conn.forward(Buffer.from(s.bytes), ResponseKind.Result, false, (this.conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+    Promise.resolve(this.bind(s)).then(
+      (bytes) => {
+        if (this.conn.closed) return this.reject(new Error('connection closed during replay'));
+        this.conn.forward(bytes, ResponseKind.Result, s.binary, (this.conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+      },
+      (err: Error) => this.reject(err),
+    );
   }
 
   onResponseBytes(buf: Buffer, start: number, end: number): void {

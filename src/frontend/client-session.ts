@@ -646,20 +646,28 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** An interrupted write's fate is known: run it again (it did not commit), or say the outcome is unknown. */
   /** What the interrupted write would have binlogged, to look for it on the new primary (failover). */
   outcomeSignature(): WriteSignature | null {
+    // Only statements whose binlogged text is known to be the text sent (row DML: Annotate_rows holds the
+    // query as received). Anything else (prepared statements, multi-statements, DDL the server may rewrite)
+    // could be missed in the binlog and wrongly judged "not committed": those stay unknown.
     const cur = this.cur;
     if (cur === null || cur.payload[0] !== Command.QUERY) return null;
+    const opts = this.lexOptions();
     const log = this.replayLog;
     if (log !== null) {
       // An interrupted COMMIT: the transaction's writes, in order; its OK has no affected rows.
-      const opts = this.lexOptions();
       const texts: string[] = [];
       for (const st of log.statements) {
+        if (st.binary) return null;
         const info = lexStatement(st.bytes, 5, st.bytes.length, opts);
-        if (isReadKind(info.kind) || info.kind === StatementKind.Begin || info.kind === StatementKind.Set || info.kind === StatementKind.Commit) continue;
+        if (info.flags & StatementFlag.MULTI_STATEMENT) return null;
+        if (info.kind === StatementKind.Begin || info.kind === StatementKind.Commit || (isReadKind(info.kind) && !(info.flags & StatementFlag.USER_VAR_WRITE))) continue;
+        if (!isRowDml(info.kind)) return null;
         texts.push(st.bytes.toString('utf8', 5));
       }
       return { texts, affectedRows: texts.length > 0 ? 0 : null, insertTable: null };
     }
+    const info = this.curInfo;
+    if (info === null || !isRowDml(info.kind) || info.flags & StatementFlag.MULTI_STATEMENT) return null;
     const sql = cur.payload.toString('utf8', 1);
     const insert = plainInsert(sql);
     if (insert === null) return { texts: [sql], affectedRows: null, insertTable: null };
@@ -804,13 +812,20 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     if (log === null) {
       if (this.pins.has(PinReason.TRANSACTION)) return; // began unseen: not replayable
       const info = this.curInfo;
-      if (command !== Command.QUERY || info === null || (info.kind !== StatementKind.Begin && this.autocommit())) return;
+      if ((command !== Command.QUERY && command !== Command.STMT_EXECUTE) || info === null || (info.kind !== StatementKind.Begin && this.autocommit())) return;
       if (this.pins.size > 0) return; // other state than the transaction: not replayable
-      log = this.txLog = new TransactionLog(this.ctx.config.failover.replay.max_transaction_bytes);
+      const start = new SessionState();
+      start.copyFrom(this.state);
+      log = this.txLog = new TransactionLog(this.ctx.config.failover.replay.max_transaction_bytes, start);
     }
-    if (command !== Command.QUERY) return log.giveUp('a command other than COM_QUERY ran in the transaction');
     if (this.pins.size > (this.pins.has(PinReason.TRANSACTION) ? 1 : 0)) return log.giveUp('the session holds more than a transaction');
-    this.recording = log.add(this.curBytes);
+    if (command === Command.QUERY) this.recording = log.add(this.curBytes);
+    else if (command === Command.STMT_EXECUTE) {
+      if (this.cur!.payload[5]! & CursorType.READ_ONLY) return log.giveUp('a cursor was opened in the transaction');
+      this.recording = log.add(this.cur!.raw ?? this.curBytes, true, this.curStmt, this.curBoundFlagOffset);
+    } else if (command !== Command.STMT_PREPARE && command !== Command.STMT_RESET && command !== Command.STMT_CLOSE) {
+      return log.giveUp(`command 0x${command!.toString(16)} ran in the transaction`);
+    }
     if (this.recording !== null) this.checksum.reset();
   }
 
@@ -1020,27 +1035,31 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   private async prepareConnection(conn: BackendConnection): Promise<void> {
-    const info = this.curInfo;
-    if (conn.state.signature() !== this.state.signature() || (info !== null && info.flags & StatementFlag.LAST_INSERT_ID && conn.state.lastInsertId !== this.state.lastInsertId)) {
-      await this.syncTo(conn);
-    }
-    const stmt = this.curStmt;
-    if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
     const log = this.replayLog;
     if (log !== null && conn.pool === this.pool) {
       try {
-        await replayTransaction(conn, log);
+        // Each statement runs again in the state it ran in the first time; at the end the server session is
+        // where the client's is now.
+        await this.syncTo(conn, log.startState as SessionState);
+        await replayTransaction(conn, log, (r) => this.replayBytes(conn, r));
       } catch (err) {
         if (this.backend !== conn) throw err; // the connection went: onBackendClosed handles the session
         this.replayLog = null;
         throw new TransactionLost(err instanceof ReplayMismatch ? err.message : `replay failed: ${(err as Error).message}`, 1213, '40001');
       }
+      conn.state.copyFrom(this.state);
       this.replayLog = null;
       this.txLog = log;
       this.addPin(PinReason.TRANSACTION);
       this.ctx.failover?.count('replayed');
       this.ctx.log.info({ session: this.id, statements: log.statements.length }, 'transaction replayed on the new primary');
     }
+    const info = this.curInfo;
+    if (conn.state.signature() !== this.state.signature() || (info !== null && info.flags & StatementFlag.LAST_INSERT_ID && conn.state.lastInsertId !== this.state.lastInsertId)) {
+      await this.syncTo(conn);
+    }
+    const stmt = this.curStmt;
+    if (stmt !== null && !conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
     const replica = this.curReplica;
     if (replica !== null && this.consistencyLevel !== 'eventual') {
       const gtid = await this.requiredGtid();
@@ -1070,16 +1089,25 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     return this.ctx.router!.covers(replica, gtid);
   }
 
-  /** Brings the backend session's state in line with this client's. */
-  private async syncTo(conn: BackendConnection): Promise<void> {
-    let plan = planSync(this.state, conn.state);
+  /** The bytes of a recorded statement for the replay connection: prepared there and rebound if needed. */
+  private async replayBytes(conn: BackendConnection, r: RecordedStatement): Promise<Buffer> {
+    const bytes = Buffer.from(r.bytes);
+    const stmt = r.statement as ClientStatement | null;
+    if (stmt === null) return bytes;
+    if (!conn.statements.has(stmt.key)) await this.prepareOn(conn, stmt);
+    return this.bindStatement(conn, stmt, bytes, r.bytes.subarray(4), r.boundFlagOffset);
+  }
+
+  /** Brings the backend session's state in line with this client's (or with `target`). */
+  private async syncTo(conn: BackendConnection, target: SessionState = this.state): Promise<void> {
+    let plan = planSync(target, conn.state);
     if (plan.schema === null) {
       // No statement leaves a schema; COM_CHANGE_USER without a database does.
       await conn.clearSchema();
-      plan = planSync(this.state, conn.state);
+      plan = planSync(target, conn.state);
     }
     if (plan.setSql === null && plan.schema === undefined) {
-      conn.state.copyFrom(this.state);
+      conn.state.copyFrom(target);
       return;
     }
     this.ctx.counters.syncs++;
@@ -1087,7 +1115,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       await conn.command(new PacketWriter(plan.schema.length + 4).u8(Command.INIT_DB).string(plan.schema), ResponseKind.Single);
     }
     if (plan.setSql !== null) await conn.query(plan.setSql);
-    conn.state.copyFrom(this.state);
+    conn.state.copyFrom(target);
   }
 
   /** Prepares a client statement on a backend connection that does not have it yet. */
@@ -1134,7 +1162,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private send(conn: BackendConnection): void {
     let bytes = this.curBytes;
     const stmt = this.curStmt;
-    if (stmt !== null) bytes = this.bindStatement(conn, stmt, bytes);
+    if (stmt !== null) bytes = this.bindStatement(conn, stmt, bytes, this.cur!.payload, this.curBoundFlagOffset);
     this.phase = Phase.Forwarding;
     if (this.curKind === NO_RESPONSE) {
       conn.sendNoResponse(bytes);
@@ -1166,10 +1194,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   /** Rewrites a statement command for the backend: its statement id, and parameter types when needed. */
-  private bindStatement(conn: BackendConnection, stmt: ClientStatement, bytes: Buffer): Buffer {
+  private bindStatement(conn: BackendConnection, stmt: ClientStatement, bytes: Buffer, payload: Buffer, boundFlagOffset: number): Buffer {
     const b = conn.statements.get(stmt.key)!;
     if (bytes[4] === Command.STMT_EXECUTE && stmt.params > 0) {
-      const at = 4 + this.curBoundFlagOffset;
+      const at = 4 + boundFlagOffset;
       if (bytes[at] === 1) {
         // Types sent: remember them (copy only when they changed) for executes on other connections.
         const types = bytes.subarray(at + 1, at + 1 + stmt.params * 2);
@@ -1177,7 +1205,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         b.boundTypes = stmt.paramTypes;
       } else if (stmt.paramTypes !== null && (b.boundTypes === null || !b.boundTypes.equals(stmt.paramTypes))) {
         // This server statement last saw other types (another client's, or none): send this client's.
-        const rebuilt = withParamTypes(this.cur!.payload, this.curBoundFlagOffset, stmt.paramTypes);
+        const rebuilt = withParamTypes(payload, boundFlagOffset, stmt.paramTypes);
         rebuilt.writeUInt32LE(b.id, 1);
         b.boundTypes = stmt.paramTypes;
         return framePayload(rebuilt, 0);
@@ -2060,6 +2088,11 @@ function transactionLost(why: string): BackendError {
   );
 }
 
+
+/** INSERT / UPDATE / DELETE / REPLACE: binlogged (row format) with their text in an Annotate_rows event. */
+function isRowDml(kind: StatementKind): boolean {
+  return kind === StatementKind.Insert || kind === StatementKind.Update || kind === StatementKind.Delete || kind === StatementKind.Replace;
+}
 
 /** ER_OPTION_PREVENTS_STATEMENT: "… running with the --read-only option …". */
 const ER_OPTION_PREVENTS_STATEMENT = 1290;

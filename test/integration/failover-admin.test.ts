@@ -192,3 +192,56 @@ test('switchover from SQL, HTTP and the CLI, and a DBA switchover followed: 0 cl
     await topo?.stop().catch(() => {});
   }
 });
+
+test('a switchover cuts a transaction left open with prepared statements: it is replayed (binary protocol) and commits', { timeout: 120_000 }, async () => {
+  let topo: Topology | undefined;
+  let server: SluiceServer | undefined;
+  try {
+    topo = await startTopology({ replicas: 1 });
+    const tp = topo;
+    const config = parseConfig(
+      {
+        listeners: [{ host: '127.0.0.1', port: 0 }],
+        backends: [
+          { name: 'primary', host: '127.0.0.1', port: tp.primary.port, role: 'primary' },
+          { name: 'replica1', host: '127.0.0.1', port: tp.replicas[0]!.port, role: 'replica' },
+        ],
+        monitor: { user: tp.monitor.user, password: tp.monitor.password, interval_ms: 500 },
+        users: [{ name: 'app', password: 'app-pw', backend_user: tp.demo.user, backend_password: tp.demo.password }],
+        failover: { replication_user: tp.repl.user, replication_password: tp.repl.password, switchover_drain_ms: 300 },
+        log: { level: 'silent' },
+      },
+      'failover-replay',
+    );
+    server = await startSluice(config, { logger: createLogger('silent') });
+    const port = server.tcpAddresses[0]!.port;
+    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database });
+    await c.query('CREATE TABLE acct (id INT PRIMARY KEY, balance INT NOT NULL)');
+    await c.query('INSERT INTO acct VALUES (1, 100), (2, 0)');
+    await c.query('SET @@session.sql_mode = CONCAT(@@session.sql_mode, \',NO_ZERO_DATE\')');
+    await c.beginTransaction();
+    const [[before]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [1])) as unknown as [[{ balance: number }]];
+    assert.equal(before.balance, 100);
+    await c.execute('UPDATE acct SET balance = balance - ? WHERE id = ?', [30, 1]);
+    await c.execute('UPDATE acct SET balance = balance + ? WHERE id = ?', [30, 2]);
+    // The transaction is open and idle: the switchover drains for 300 ms, then cuts it.
+    const result = await server.context.failover!.switchover(null);
+    assert.equal(result.to, 'replica1');
+    // The next statement replays the three statements on the new primary (results compared), then runs.
+    const [[after]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [2])) as unknown as [[{ balance: number }]];
+    assert.equal(after.balance, 30);
+    await c.commit();
+    const [[mode]] = (await c.query('SELECT @@session.sql_mode AS m')) as unknown as [[{ m: string }]];
+    assert.match(mode.m, /NO_ZERO_DATE/);
+    await c.end();
+    const rows = await rootQuery(tp, tp.replicas[0]!, 'SELECT id, balance FROM demo.acct ORDER BY id');
+    assert.deepEqual(rows, [
+      [1, 70],
+      [2, 30],
+    ]);
+    assert.equal(server.context.failover!.stats.replayed, 1);
+  } finally {
+    await server?.close(1000).catch(() => {});
+    await topo?.stop().catch(() => {});
+  }
+});

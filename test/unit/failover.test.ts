@@ -192,7 +192,7 @@ describe('ResponseChecksum', () => {
   });
 
   test('TransactionLog copies statements and gives up past its size limit', () => {
-    const log = new TransactionLog(20);
+    const log = new TransactionLog(20, {});
     const bytes = Buffer.from('0123456789');
     const r = log.add(bytes)!;
     bytes[0] = 0x41;
