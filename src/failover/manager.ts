@@ -407,7 +407,8 @@ export class FailoverManager implements FailoverControl {
 
   /** Turns `node` into the primary and repoints `others` at it. Writable last, after its replicas attach. */
   private async makePrimary(node: ReplicaSurvey, others: ReplicaSurvey[], alsoRepoint: Array<{ name: string; usePos: 'slave_pos' | 'current_pos' }> = []): Promise<void> {
-    const t = this.probeTimeout() * 4;
+    // STOP SLAVE waits for the IO thread, which may sit in a read from a hung primary: give it time.
+    const t = Math.max(this.probeTimeout() * 4, this.cfg.catchup_timeout_ms);
     const n = this.node(node.name);
     await n.exec(['STOP SLAVE', 'RESET SLAVE ALL'], t);
     const semi = node.semiSyncSlave;
@@ -431,7 +432,7 @@ export class FailoverManager implements FailoverControl {
 
   private async repoint(name: string, to: BackendEndpoint, usePos: 'slave_pos' | 'current_pos', semi: boolean): Promise<void> {
     if (this.cfg.replication_user === null) throw new Error('failover.replication_user is not set');
-    const t = this.probeTimeout() * 4;
+    const t = Math.max(this.probeTimeout() * 4, this.cfg.catchup_timeout_ms);
     const n = this.node(name);
     await n.exec(
       [
@@ -600,7 +601,11 @@ export class FailoverManager implements FailoverControl {
       }
       if (!(v[0] === '1' || v[0]?.toUpperCase() === 'ON')) {
         try {
-          await this.node(name).exec(['SET GLOBAL read_only = ON'], t);
+          // Commits that were waiting for a semi-sync ack when it stopped would hold SET GLOBAL read_only
+          // until rpl_semi_sync_master_timeout: stop waiting for acks first (nobody is told of those commits:
+          // Sluice's connections to it are gone).
+          await this.node(name).exec(['SET GLOBAL rpl_semi_sync_master_enabled = OFF'], t).catch(() => undefined);
+          await this.node(name).exec(['SET GLOBAL read_only = ON'], Math.max(t, this.cfg.catchup_timeout_ms));
           this.host.log.warn({ backend: name, primary: primary.name }, 'old primary is back and writable: set read_only (fenced)');
           this.record('fenced', primary.name, primary.name, `${name} came back writable; set read_only = ON. It is never used as the primary.`, null);
         } catch (err) {

@@ -257,7 +257,7 @@ function assertLedger(v: LedgerVerification | null, err: string | null): asserts
  * Starts the topology (semi-sync, 2 replicas) and Sluice with automatic failover, runs `body`, and always
  * stops the load, Sluice and every server (by pid) afterwards.
  */
-async function scenario(body: (s: Scenario) => Promise<void>, opts: { rejoin?: boolean } = {}): Promise<void> {
+async function scenario(body: (s: Scenario) => Promise<void>, opts: { rejoin?: boolean; hangPromoteAfterMs?: number } = {}): Promise<void> {
   let topo: Topology | undefined;
   let server: SluiceServer | undefined;
   let watcher: PrimaryWatcher | undefined;
@@ -285,7 +285,7 @@ async function scenario(body: (s: Scenario) => Promise<void>, opts: { rejoin?: b
           rejoin: opts.rejoin ?? false,
           check_interval_ms: 250,
           detection_ms: 2000,
-          hang_promote_after_ms: 10000,
+          hang_promote_after_ms: opts.hangPromoteAfterMs ?? 10000,
         },
         log: { level: LOG_LEVEL },
       },
@@ -724,5 +724,89 @@ test('failover.rejoin: a restarted old primary that has not diverged replicates 
       assert.notEqual(s.fo.primaryName(), old.name);
     },
     { rejoin: true },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// 7. a primary hung longer than hang_promote_after_ms: promoted away while it hangs, fenced when it wakes up
+
+test('chaos: primary hung past hang_promote_after_ms → a replica is promoted; the old one, waking up, is fenced and takes no write', { timeout: 120_000 }, async (t) => {
+  await scenario(
+    async (s) => {
+      const hung = s.topo.primary;
+      const load = await s.startLoad();
+      await sleep(3000);
+      load.mark('fault');
+      await s.topo.stopNode(hung, 'SIGSTOP');
+      const fault = load.markTime('fault')!;
+      let resumedMs: number | null = null;
+      try {
+        resumedMs = await load.waitForWritesAfter('fault', 20_000);
+      } catch {
+        /* reported as none */
+      }
+      const promoted = s.fo.primaryName();
+      await sleep(Math.max(0, 7000 - (Date.now() - fault)));
+      load.mark('cont');
+      await s.topo.startNode(hung); // SIGCONT
+      const cont = Date.now();
+      let readOnlyAfterMs: number | null = null;
+      while (Date.now() - cont < 5000) {
+        if ((await rootValue(s.topo, hung, 'SELECT @@GLOBAL.read_only')) === '1') {
+          readOnlyAfterMs = Date.now() - cont;
+          break;
+        }
+        await sleep(100);
+      }
+      const oldPosFenced = await rootValue(s.topo, hung, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      await sleep(3000);
+      const oldPosEnd = await rootValue(s.topo, hung, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      const report = await load.stop();
+      const { v, err, primary } = await verifyOnPrimary(s, load);
+      const fig = failoverFigures(s.fo, fault);
+      // Rows only the old primary holds: operations started before the hang may have committed there and
+      // never been replicated (never acknowledged); anything started later would be a second primary.
+      const db = s.topo.demo.database;
+      const np = nodeByName(s.topo, primary);
+      const onNew = new Set((await rootRows(s.topo, np, `SELECT id FROM ${db}.chaos_ledger`)).map((r) => Number(r[0])));
+      const entries = load.ledger().entries;
+      let oldOnlyBefore = 0;
+      let oldOnlyAfter = 0;
+      for (const r of await rootRows(s.topo, hung, `SELECT id FROM ${db}.chaos_ledger`)) {
+        const id = Number(r[0]);
+        if (onNew.has(id)) continue;
+        const e = entries.get(id);
+        if (e && e.startedAt < fault) oldOnlyBefore++;
+        else oldOnlyAfter++;
+      }
+      const writable: string[] = [];
+      for (const n of allNodes(s.topo)) if (n.name !== primary && (await rootValue(s.topo, n, 'SELECT @@GLOBAL.read_only')) === '0') writable.push(n.name);
+      emitReport(t, 'primary hung past hang_promote_after_ms (3 s)', report, {
+        detectionMs: fmtMs(fig.detectionMs),
+        failoverAtMs: fmtMs(fig.failoverAtMs),
+        writesResumedMs: fmtMs(resumedMs),
+        hungPrimary: hung.name,
+        primaryAfter: primary,
+        oldReadOnlyAfterWakeMs: fmtMs(readOnlyAfterMs),
+        oldOnlyRowsStartedBeforeHang: oldOnlyBefore,
+        oldOnlyRowsStartedAfter: oldOnlyAfter,
+        oldPosFenced,
+        oldPosEnd,
+        writableNonPrimaries: writable.join(',') || '-',
+        history: describeHistory(s.fo.history(), fault),
+        stats: JSON.stringify(s.fo.stats),
+        ...verificationExtra(v, err),
+      });
+      assert.notEqual(promoted, hung.name, 'a replica was promoted while the primary hung');
+      assert.ok(resumedMs !== null && resumedMs < 10_000, `writes resumed within 10 s of the hang (${resumedMs} ms)`);
+      assert.ok(readOnlyAfterMs !== null, 'the old primary was fenced (read_only) within 5 s of waking up');
+      assert.equal(oldPosEnd, oldPosFenced, 'nothing was binlogged on the old primary after it was fenced');
+      assert.equal(oldOnlyAfter, 0, 'no operation started after the hang wrote to the old primary only');
+      assert.deepEqual(writable, [], 'only the primary is writable');
+      assert.equal(report.connectionsDropped, 0);
+      assert.equal(errorsOfKind(report, 'read'), 0, 'reads never failed');
+      assertLedger(v, err);
+    },
+    { hangPromoteAfterMs: 3000 },
   );
 });
