@@ -428,6 +428,18 @@ async function cmdStatus(base: string, io: CliIo): Promise<number> {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) io.stdout(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
   io.stdout(`\nclients ${stats.client_connections} · statements ${stats.statements} · session syncs ${stats.session_syncs} · auth failures ${stats.auth_failures}\n`);
+  // Failover (404 when it is off): phase, primary, held statements, the last events.
+  try {
+    const fo = await get<{ phase: string; primary: string; buffered?: { statements: number } }>('/api/v1/failover');
+    const events = (await get<{ events: Array<{ at: string | number; kind: string; from: string | null; to: string | null; duration_ms?: number | null }> }>('/api/v1/failovers')).events;
+    io.stdout(`failover: ${fo.phase}, primary ${fo.primary}${fo.buffered && fo.buffered.statements > 0 ? `, ${fo.buffered.statements} statement(s) held` : ''}\n`);
+    for (const e of events.slice(-5)) {
+      const at = typeof e.at === 'number' ? new Date(e.at).toISOString() : e.at;
+      io.stdout(`  ${at}  ${e.kind}  ${e.from ?? '-'} → ${e.to ?? '-'}${e.duration_ms != null ? `  ${e.duration_ms} ms` : ''}\n`);
+    }
+  } catch {
+    /* failover off, or an older Sluice */
+  }
   return 0;
 }
 

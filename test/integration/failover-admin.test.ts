@@ -138,6 +138,10 @@ test('switchover from SQL, HTTP and the CLI, and a DBA switchover followed: 0 cl
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /switched over from primary to replica1/);
     assert.equal(fo.primaryName(), 'replica1');
+    const status = await runCli(['status', '--admin', api]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /failover: normal, primary replica1/);
+    assert.match(status.stdout, /switchover {2}primary → replica1/);
     const refused = await runCli(['switchover', '--admin', api, '--token', TOKEN, '--to', 'replica1']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr + refused.stdout, /already the primary/);
