@@ -14,6 +14,7 @@
 // Nothing here throws into the void: connection 'error'/'end' events are handled, every wait has a timeout,
 // and stop() always resolves.
 import mysql from 'mysql2/promise';
+import { prng } from './fixtures.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -206,18 +207,6 @@ function describeError(e: unknown): SqlError {
 
 function codeKey(code: number | string): string {
   return typeof code === 'number' ? `ER${code}` : code;
-}
-
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
