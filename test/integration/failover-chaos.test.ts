@@ -330,26 +330,35 @@ async function scenario(body: (s: Scenario) => Promise<void>, opts: { rejoin?: b
   }
 }
 
+/**
+ * Starts the load, lets it run 3 s, kills the primary with SIGKILL, and waits (≤ 30 s) for writes to
+ * succeed again. resumedMs counts from the fault mark (taken just before the kill).
+ */
+async function loadThenKillPrimary(s: Scenario): Promise<{ old: MariaNode; load: ChaosLoad; fault: number; resumedMs: number | null; resumeErr: string }> {
+  const old = s.topo.primary;
+  const load = await s.startLoad();
+  await sleep(3000);
+  load.mark('fault');
+  await s.topo.stopNode(old, 'SIGKILL');
+  load.mark('dead');
+  const fault = load.markTime('fault')!;
+  const dead = load.markTime('dead')!;
+  let resumedMs: number | null = null;
+  let resumeErr = '';
+  try {
+    resumedMs = dead - fault + (await load.waitForWritesAfter('dead', 30_000));
+  } catch (e) {
+    resumeErr = (e as Error).message;
+  }
+  return { old, load, fault, resumedMs, resumeErr };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 1. kill -9 of the primary
 
 test('chaos: kill -9 of the primary → writes resume ≤ 10 s, 0 drops, 0 autocommit errors, 0 acknowledged writes lost', { timeout: 120_000 }, async (t) => {
   await scenario(async (s) => {
-    const old = s.topo.primary;
-    const load = await s.startLoad();
-    await sleep(3000);
-    load.mark('fault');
-    await s.topo.stopNode(old, 'SIGKILL');
-    load.mark('dead');
-    const fault = load.markTime('fault')!;
-    const dead = load.markTime('dead')!;
-    let resumedMs: number | null = null;
-    let resumeErr = '';
-    try {
-      resumedMs = dead - fault + (await load.waitForWritesAfter('dead', 30_000));
-    } catch (e) {
-      resumeErr = (e as Error).message;
-    }
+    const { old, load, fault, resumedMs, resumeErr } = await loadThenKillPrimary(s);
     await sleep(3000);
     const report = await load.stop();
     const { v, err, primary } = await verifyOnPrimary(s, load);
@@ -509,21 +518,7 @@ test('chaos: primary hung 5 s (SIGSTOP/SIGCONT) → every acknowledged write pre
 
 test('chaos: old primary restarted after a failover → never primary again, fenced read-only, nothing written to it', { timeout: 150_000 }, async (t) => {
   await scenario(async (s) => {
-    const old = s.topo.primary;
-    const load = await s.startLoad();
-    await sleep(3000);
-    load.mark('fault');
-    await s.topo.stopNode(old, 'SIGKILL');
-    load.mark('dead');
-    const fault = load.markTime('fault')!;
-    const dead = load.markTime('dead')!;
-    let resumedMs: number | null = null;
-    let resumeErr = '';
-    try {
-      resumedMs = dead - fault + (await load.waitForWritesAfter('dead', 30_000));
-    } catch (e) {
-      resumeErr = (e as Error).message;
-    }
+    const { old, load, fault, resumedMs, resumeErr } = await loadThenKillPrimary(s);
     // The failover is complete once Sluice names another primary (and writes flow, above).
     const deadline = Date.now() + 15_000;
     while (s.fo.primaryName() === old.name && Date.now() < deadline) await sleep(100);
