@@ -56,6 +56,11 @@ export class BackendPool implements BackendOwner {
     this.fillMin();
   }
 
+  /** Closed (shutdown, or the primary moved away from this backend): get a new pool from the manager. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get size(): number {
     return this.all.size + this.connecting;
   }

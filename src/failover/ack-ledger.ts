@@ -35,6 +35,12 @@ export class AckLedger {
     if (this.filled < CAPACITY) this.filled++;
   }
 
+  /** Forgets everything (the primary changed: sequence numbers may restart below what was seen). */
+  clear(): void {
+    this.next = 0;
+    this.filled = 0;
+  }
+
   /** The acknowledged sequence numbers of one domain, and the oldest one the ledger still remembers. */
   acknowledged(domain: number): { seqs: Set<number>; oldest: number } {
     const seqs = new Set<number>();
@@ -103,7 +109,7 @@ export function outcomeEvidence(position: string, sentAfter: readonly string[], 
   }
   if (unacknowledged.length === 0) return { reason: '', unacknowledged, resolvable: true };
   const [d, s] = unacknowledged[0]!;
-  return { reason: `the new primary holds ${d}-?-${s}, a write no client was told about`, unacknowledged, resolvable: true };
+  return { reason: `the new primary holds ${d}-?-${s} (newer than ${d}-?-${floors.get(d)}, committed before the statement was sent), a write no client was told about`, unacknowledged, resolvable: true };
 }
 
 /** outcomeEvidence's reason alone: '' when the write provably did not commit. */

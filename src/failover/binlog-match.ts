@@ -16,6 +16,7 @@ export interface BinlogCheckpoint {
 /** One binlogged transaction: its GTID and the statement texts it carried. */
 export interface BinlogTransaction {
   domain: number;
+  server: number;
   seq: number;
   texts: string[];
 }
@@ -52,10 +53,10 @@ export async function readBinlogTransactions(node: NodeAdmin, from: BinlogCheckp
         const info = r[5] ?? '';
         if (type === 'Gtid') {
           const m = GTID_INFO.exec(info);
-          cur = m ? { domain: Number(m[1]), seq: Number(m[3]), texts: [] } : null;
+          cur = m ? { domain: Number(m[1]), server: Number(m[2]), seq: Number(m[3]), texts: [] } : null;
           if (cur) out.set(`${cur.domain}-${cur.seq}`, cur);
         } else if (cur !== null && (type === 'Annotate_rows' || type === 'Query')) {
-          const text = info.replace(USE_PREFIX, '');
+          const text = info.replace(USE_PREFIX, '').replace(/^\s+/, '').replace(/[\s;]+$/, '');
           if (!/^(BEGIN|COMMIT|XA\s)/i.test(text)) cur.texts.push(text);
         }
       }

@@ -34,19 +34,23 @@ export interface FailoverHost {
   readonly log: Logger;
   primary: BackendEndpoint;
   setPrimary(endpoint: BackendEndpoint): void;
+  /** The router's record of every write seen (reset when the primary changes). */
+  readonly router: { instanceGtid: string } | null;
 }
 
 /** A session whose write was cut off by the primary's failure, waiting to learn whether it committed. */
 export interface OutcomeWaiter {
   /** Positions committed before the write was sent (any may be ''): its GTID, if any, is newer. */
   readonly sentAfter: readonly string[];
+  /** Server thread id of the connection that was cut (0: unknown). */
+  readonly lostThreadId: number;
   /** What the write would have binlogged (null: it cannot be recognised in a binlog). */
   outcomeSignature(): WriteSignature | null;
   /**
    * not_committed: safe to run again; committed: answer OK with `affectedRows` (it did commit);
    * unknown: tell the client the outcome is unknown.
    */
-  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows?: number): void;
+  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows?: number, gtid?: string): void;
 }
 
 /** A session whose primary connection broke, waiting to know whether the primary is failing. */
@@ -155,6 +159,10 @@ export class FailoverManager implements FailoverControl {
     for (const n of this.nodes.values()) n.close(true);
     this.buffer.rejectAll('Sluice is shutting down');
     this.buffer.release();
+    this.verdict(false);
+    const waiters = this.outcomeWaiters;
+    this.outcomeWaiters = [];
+    for (const w of waiters) w.onOutcome('unknown', 'Sluice is shutting down');
   }
 
   /** Hot reload replaced the monitor (replicas changed). */
@@ -243,6 +251,8 @@ export class FailoverManager implements FailoverControl {
     const primary = this.host.primary;
     try {
       const rows = await this.node(primary.name).rows('SELECT @@read_only, @@gtid_binlog_pos', this.probeTimeout());
+      // A switchover or promotion started while the probe ran, or the primary changed: this answer is stale.
+      if (this.busy || this.stopped || this.host.primary !== primary) return;
       const ro = rows[0]?.[0] === '1' || rows[0]?.[0]?.toUpperCase() === 'ON';
       this.refusals = 0;
       if (ro) {
@@ -256,6 +266,7 @@ export class FailoverManager implements FailoverControl {
         if (this.ph === 'primary_lost' || this.buffer.holding) this.onRecovered();
       }
     } catch (err) {
+      if (this.busy || this.stopped || this.host.primary !== primary) return;
       const why = (err as Error).message;
       if (isRefusal(err)) this.refusals++;
       else this.refusals = 0;
@@ -302,7 +313,7 @@ export class FailoverManager implements FailoverControl {
   private onRecovered(): void {
     const wasLost = this.ph === 'primary_lost';
     this.ph = 'normal';
-    void this.resolveOutcomes(this.host.primary.name, this.probePosition);
+    void this.resolveOutcomes(this.host.primary.name, this.probePosition, true);
     const held = this.buffer.release();
     if (wasLost) {
       const primary = this.host.primary.name;
@@ -314,7 +325,9 @@ export class FailoverManager implements FailoverControl {
   /** The primary is lost: follow a primary promoted by someone else, promote one, or keep holding. */
   private async decide(): Promise<void> {
     const others = await this.survey();
-    const writable = others.filter((r) => r.ok && !r.readOnly && !this.fenced.has(r.name));
+    // Writable and not replicating from the old primary (a replica with read_only forgotten is no primary).
+    const oldPort = this.host.primary.port;
+    const writable = others.filter((r) => r.ok && !r.readOnly && !this.fenced.has(r.name) && !(r.masterPort === oldPort && r.sqlRunning));
     if (writable.length === 1) {
       const to = writable[0]!;
       const pos = await this.position(to.name).catch(() => '');
@@ -392,6 +405,7 @@ export class FailoverManager implements FailoverControl {
       const others = replicas.filter((r) => r.ok && r.name !== best.name && r.masterPort !== null);
       await this.makePrimary(best, others);
       const pos = await this.position(best.name);
+      if (this.stopped) return;
       this.counts.failovers++;
       this.switchTo(best.endpoint, 'failover', this.lostAt, `promoted ${best.name} (had received ${best.received}); repointed ${others.map((o) => o.name).join(', ') || 'no other replica'}; ${old.name} fenced`, pos, true);
     } catch (err) {
@@ -468,7 +482,11 @@ export class FailoverManager implements FailoverControl {
     this.lastOkAt = Date.now();
     this.probePosition = newPosition;
     this.buffer.release();
-    void this.resolveOutcomes(to.name, newPosition);
+    void this.resolveOutcomes(to.name, newPosition, false);
+    // Sequence numbers on the new primary may restart below what the old one reached (writes lost with an
+    // asynchronous replica): positions seen so far say nothing about the new history.
+    this.acks.clear();
+    if (this.host.router) this.host.router.instanceGtid = '';
     const ms = Date.now() - since;
     this.host.log.warn({ from: old.name, to: to.name, kind, ms }, 'primary changed');
     this.record(kind, old.name, to.name, detail, ms);
@@ -479,11 +497,26 @@ export class FailoverManager implements FailoverControl {
    * newer than what was committed before it was sent that no client was acknowledged. None → it did not
    * commit (on the surviving history): run it again. Otherwise its outcome is unknown.
    */
-  private async resolveOutcomes(node: string, position: string): Promise<void> {
+  private async resolveOutcomes(node: string, position: string, samePrimary: boolean): Promise<void> {
     const waiters = this.outcomeWaiters;
     if (waiters.length === 0) return;
     this.outcomeWaiters = [];
+    if (samePrimary) {
+      // The server may still be running the cut statements (a lock wait, a connection cut by the network):
+      // stop them and wait until they are gone before reading what committed.
+      try {
+        position = await this.endThreads(node, waiters.map((w) => w.lostThreadId).filter((id) => id > 0));
+      } catch (err) {
+        for (const w of waiters) {
+          this.counts.outcomeUnknown++;
+          w.onOutcome('unknown', `could not make sure the cut statement stopped: ${(err as Error).message}`);
+        }
+        return;
+      }
+    }
     const undecided: Array<{ w: OutcomeWaiter; unacked: Array<[number, number]>; sig: WriteSignature }> = [];
+    /** GTIDs an unrecognisable interrupted write might be: nobody else may be proven to own them. */
+    const contested = new Set<string>();
     for (const w of waiters) {
       const ev = outcomeEvidence(position, w.sentAfter, this.acks);
       if (ev.reason === '') {
@@ -493,6 +526,8 @@ export class FailoverManager implements FailoverControl {
       }
       const sig = ev.resolvable ? w.outcomeSignature() : null;
       if (sig === null) {
+        for (const [d, seq] of ev.unacknowledged) contested.add(`${d}-${seq}`);
+        if (!ev.resolvable) contested.add('*');
         this.counts.outcomeUnknown++;
         w.onOutcome('unknown', ev.reason);
         continue;
@@ -523,7 +558,8 @@ export class FailoverManager implements FailoverControl {
       for (const [d, seq] of u.unacked) {
         const t = txns?.get(`${d}-${seq}`);
         if (t === undefined) continue;
-        if (textsWithin(t.texts, u.sig.texts)) {
+        // No statement text (annotations off, filtered tables …): it could be anyone's, this one's included.
+        if (t.texts.length === 0 || textsWithin(t.texts, u.sig.texts)) {
           mine.push(t);
           claims.set(`${d}-${seq}`, (claims.get(`${d}-${seq}`) ?? 0) + 1);
         }
@@ -549,14 +585,29 @@ export class FailoverManager implements FailoverControl {
       const exact = t.texts.length === sig.texts.length && textsWithin(sig.texts, t.texts);
       let affected = sig.affectedRows;
       if (sig.insertTable !== null && affected !== null && (await this.hasAutoIncrement(node, sig.insertTable).catch(() => true))) affected = null;
-      if (mine.length === 1 && claims.get(key) === 1 && exact && affected !== null) {
+      if (mine.length === 1 && claims.get(key) === 1 && !contested.has(key) && !contested.has('*') && exact && affected !== null) {
         this.counts.retried++;
-        w.onOutcome('committed', `committed before the failure as GTID ${t.domain}-?-${t.seq} (found in the binlog of ${node})`, affected);
+        w.onOutcome('committed', `committed before the failure as GTID ${t.domain}-${t.server}-${t.seq} (found in the binlog of ${node})`, affected, `${t.domain}-${t.server}-${t.seq}`);
         continue;
       }
       this.counts.outcomeUnknown++;
       w.onOutcome('unknown', mine.length > 1 || claims.get(key)! > 1 ? 'several interrupted writes match the same binlogged statement' : `it committed as GTID ${t.domain}-?-${t.seq} but its result cannot be reconstructed`);
     }
+  }
+
+  /** KILLs `ids` on `node`, waits (≤ 5 s) until they are gone, and returns the binlog position then. */
+  private async endThreads(node: string, ids: number[]): Promise<string> {
+    const n = this.node(node);
+    const t = this.probeTimeout() * 2;
+    for (const id of ids) await n.rows(`KILL ${id}`, t).catch(() => undefined); // gone already: fine
+    const deadline = Date.now() + 5000;
+    while (ids.length > 0) {
+      const left = await n.rows(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (${ids.join(',')})`, t);
+      if (left[0]?.[0] === '0') break;
+      if (Date.now() > deadline) throw new Error(`threads ${ids.join(', ')} still running on ${node}`);
+      await sleep(20);
+    }
+    return (await n.rows('SELECT @@gtid_binlog_pos', t))[0]?.[0] ?? '';
   }
 
   private async hasAutoIncrement(node: string, t: { schema: string | null; table: string }): Promise<boolean> {
@@ -655,20 +706,23 @@ export class FailoverManager implements FailoverControl {
       this.buffer.begin();
       const t = this.probeTimeout() * 4;
       const oldNode = this.node(old.name);
-      let readOnlySet = false;
+      /** How far it got: before 'promote' the old primary is simply put back; from then on the target is. */
+      let stage: 'drain' | 'read_only' | 'catchup' | 'promote' = 'drain';
       try {
         // Open transactions get switchover_drain_ms to finish; new statements are held meanwhile.
         await this.drain(old.name, this.cfg.switchover_drain_ms);
         // Whatever still runs is cut (replayed or reported by its session), so no write lands after this.
         this.host.pools.closeBackend(old.name, new BackendError(`Sluice: switching over from ${old.name} to ${best.name}`, 2013, 'HY000', 'SLUICE_PRIMARY_CHANGED'));
+        stage = 'read_only'; // (a timed-out SET may still take effect: undone on failure either way)
         await oldNode.exec(['SET GLOBAL read_only = ON'], t);
-        readOnlySet = true;
+        stage = 'catchup';
         const pos = (await oldNode.rows('SELECT @@gtid_binlog_pos', t))[0]?.[0] ?? '';
         const ct = this.cfg.catchup_timeout_ms;
         const wait = await this.node(best.name).rows(`SELECT MASTER_GTID_WAIT(${sqlString(pos)}, ${(ct / 1000).toFixed(3)})`, ct + 2000);
         if (wait[0]?.[0] !== '0') throw new Error(`${best.name} did not reach ${pos} within ${ct} ms`);
         const semi = await this.semiSyncOn(old.name).catch(() => best.semiSyncSlave);
         const others = replicas.filter((r) => r.ok && r.name !== best.name && r.masterPort !== null);
+        stage = 'promote';
         await this.makePrimary({ ...best, semiSyncSlave: semi || best.semiSyncSlave }, others, [{ name: old.name, usePos: 'current_pos' }]);
         const newPos = await this.position(best.name);
         this.counts.switchovers++;
@@ -677,9 +731,28 @@ export class FailoverManager implements FailoverControl {
         return { from: old.name, to: best.name, pauseMs };
       } catch (err) {
         const msg = (err as Error).message;
-        if (readOnlySet) await oldNode.exec(['SET GLOBAL read_only = OFF'], t).catch(() => undefined);
+        if (stage === 'promote') {
+          // The target was being promoted (replicas, perhaps the old primary, already follow it): finish
+          // on it if it takes writes; never hand writes back to an old primary that now replicates.
+          try {
+            await this.node(best.name).exec(['SET GLOBAL read_only = OFF'], Math.max(t, this.cfg.catchup_timeout_ms));
+            const newPos = await this.position(best.name);
+            this.counts.switchovers++;
+            this.switchTo(best.endpoint, 'switchover', t0, `planned switchover to ${best.name}, completed after an error (${msg})`, newPos, true);
+            return { from: old.name, to: best.name, pauseMs: Date.now() - t0 };
+          } catch (err2) {
+            this.ph = 'primary_lost';
+            this.gaveUp = true;
+            this.record('switchover_failed', old.name, best.name, `switchover to ${best.name} failed while promoting it: ${msg}; then ${(err2 as Error).message}. Statements stay held (failover.buffer limits apply); an operator must look.`, null);
+            throw new Error(`switchover failed while promoting ${best.name}: ${msg}`);
+          }
+        }
+        if (stage !== 'drain') await oldNode.exec(['SET GLOBAL read_only = OFF'], t).catch(() => undefined);
         this.ph = 'normal';
+        // Writes cut by the switchover: decide them against the old primary, which stays.
+        const pos = await this.position(old.name).catch(() => '');
         this.buffer.release();
+        void this.resolveOutcomes(old.name, pos, true);
         this.record('switchover_failed', old.name, old.name, `switchover to ${best.name} failed: ${msg}; ${old.name} stays the primary`, null);
         throw new Error(`switchover failed: ${msg}`);
       }

@@ -16,6 +16,8 @@ export class NodeAdmin {
   private conn: BackendConnection | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Bumped when the connection is dropped: a connect that finishes after that is not kept. */
+  private generation = 0;
 
   constructor(
     readonly endpoint: BackendEndpoint,
@@ -40,6 +42,7 @@ export class NodeAdmin {
   /** Drops the connection; `final` also refuses later queries (the manager stopped). */
   close(final = false): void {
     if (final) this.closed = true;
+    this.generation++;
     const c = this.conn;
     this.conn = null;
     c?.destroy();
@@ -73,6 +76,7 @@ export class NodeAdmin {
   private async connection(timeoutMs: number): Promise<BackendConnection> {
     if (this.closed) throw new Error(`${this.endpoint.name}: administrative connection closed`);
     if (this.conn !== null && !this.conn.closed) return this.conn;
+    const generation = this.generation;
     const c = await BackendConnection.connect(
       this.endpoint,
       { user: this.opts.user, password: this.opts.password },
@@ -81,7 +85,7 @@ export class NodeAdmin {
     );
     // Never what keeps the process alive; and a connection made after close() is dropped at once.
     c.socket.unref();
-    if (this.closed) {
+    if (this.closed || generation !== this.generation) {
       c.destroy();
       throw new Error(`${this.endpoint.name}: administrative connection closed`);
     }

@@ -161,6 +161,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private txLostReason: string | null = null;
   /** Positions committed before the current primary statement was sent (to prove an interrupted write did not commit). */
   readonly sentAfter: string[] = ['', ''];
+  /** Server thread id of the primary connection that was cut last (failover outcome proof). */
+  lostThreadId = 0;
+  /** The current statement's bytes were written to a backend (until then it cannot have run). */
+  private curSent = false;
   /** Error number of the ERR that ended the current response (0 = none), for statement stats. */
   private curErrno = 0;
   /**
@@ -565,6 +569,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       return this.failStatement(transactionLost(why));
     }
     this.curBytes = p.raw ?? framePayload(p.payload, p.seq);
+    this.curSent = false;
     this.curKind = kind;
     this.curBinary = binary;
     this.curReplica = null;
@@ -612,7 +617,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   /** The primary's pool for this session (follows the primary when it moves). */
   private primaryPool(): BackendPool {
     const ctx = this.ctx;
-    if (this.poolEpoch !== ctx.primaryEpoch) {
+    if (this.poolEpoch !== ctx.primaryEpoch || this.pool!.isClosed) {
       this.poolEpoch = ctx.primaryEpoch;
       this.pool = ctx.pools.get(ctx.primary, this.user!.backend, this.profileCaps);
     }
@@ -655,30 +660,32 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const log = this.replayLog;
     if (log !== null) {
       // An interrupted COMMIT: the transaction's writes, in order; its OK has no affected rows.
+      if (this.curInfo?.kind !== StatementKind.Commit) return null;
       const texts: string[] = [];
       for (const st of log.statements) {
-        if (st.binary) return null;
+        if (st.binary || !isAscii(st.bytes, 5)) return null;
         const info = lexStatement(st.bytes, 5, st.bytes.length, opts);
         if (info.flags & StatementFlag.MULTI_STATEMENT) return null;
         if (info.kind === StatementKind.Begin || info.kind === StatementKind.Commit || (isReadKind(info.kind) && !(info.flags & StatementFlag.USER_VAR_WRITE))) continue;
         if (!isRowDml(info.kind)) return null;
-        texts.push(st.bytes.toString('utf8', 5));
+        texts.push(binlogText(st.bytes.toString('latin1', 5)));
       }
       return { texts, affectedRows: texts.length > 0 ? 0 : null, insertTable: null };
     }
     const info = this.curInfo;
-    if (info === null || !isRowDml(info.kind) || info.flags & StatementFlag.MULTI_STATEMENT) return null;
-    const sql = cur.payload.toString('utf8', 1);
+    if (info === null || !isRowDml(info.kind) || info.flags & StatementFlag.MULTI_STATEMENT || !isAscii(cur.payload, 1)) return null;
+    const sql = binlogText(cur.payload.toString('latin1', 1));
     const insert = plainInsert(sql);
     if (insert === null) return { texts: [sql], affectedRows: null, insertTable: null };
     const schema = insert.schema ?? this.state.schema;
     return { texts: [sql], affectedRows: insert.rows, insertTable: schema === null ? null : { schema, table: insert.table } };
   }
 
-  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows = 0): void {
+  onOutcome(outcome: 'not_committed' | 'committed' | 'unknown', why: string, affectedRows = 0, gtid = ''): void {
     this.held = false;
     if (this.phase === Phase.Closed || this.cur === null) return;
     if (outcome === 'committed') {
+      if (gtid !== '') this.lastWriteGtid = this.lastWriteGtid === '' ? gtid : mergeGtidPositions(this.lastWriteGtid, gtid);
       // It committed before the failure; the client gets the OK it would have got.
       this.ctx.log.info({ session: this.id, why }, 'interrupted write had committed; answering OK');
       const wasCommit = this.replayLog !== null;
@@ -719,7 +726,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const fo = this.ctx.failover!;
     fo.suspect();
     const cur = this.cur;
-    const inTransaction = pinsBefore.has(PinReason.TRANSACTION) || this.replayLog !== null;
+    if (inFlight && cur !== null && !forwardsToBackend(cur, this.curInfo)) {
+      // Sluice's own command (SLUICE …, a reset) was using the connection: its own code path answers.
+      return false;
+    }
+    const inTransaction = pinsBefore.has(PinReason.TRANSACTION) || this.replayLog !== null || this.txLog !== null || !this.autocommit();
     let onlyTransaction = true;
     for (const r of pinsBefore) if (r !== PinReason.TRANSACTION) onlyTransaction = false;
     if (inTransaction) {
@@ -751,7 +762,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         this.replyOk(); // the transaction is gone: that is what ROLLBACK asked for
         return true;
       }
-      if (kind === StatementKind.Commit) {
+      // BEGIN / COMMIT / SET with nothing before them in the transaction commit nothing: run them again.
+      const commitsNothing = log.statements.length === 0 && (kind === StatementKind.Begin || kind === StatementKind.Commit || kind === StatementKind.Set);
+      if (this.curSent && !commitsNothing && (kind === undefined || mayCommit(kind))) {
+        // COMMIT, or a statement that commits implicitly (DDL, SET autocommit=1, BEGIN, LOCK TABLES …): it
+        // may have committed the transaction; replaying it blindly could commit it twice.
         this.phase = Phase.Acquiring;
         this.held = true;
         fo.awaitOutcome(this);
@@ -761,9 +776,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.execute(cur, this.curKind, this.curBinary);
       return true;
     }
+    // Locks, temporary tables, variables the server held for this session are gone with it: say so.
+    if (pinsBefore.size > 0) return false;
     if (!inFlight || cur === null) return true;
     if (this.responded) return false;
-    if (this.isWrite()) {
+    if (this.curSent && this.isWrite()) {
       this.phase = Phase.Acquiring;
       this.held = true;
       fo.awaitOutcome(this);
@@ -1000,6 +1017,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
           this.detachBackend(true);
           this.pins.delete(PinReason.TRANSACTION);
           this.txLog = null;
+          if (this.curInfo?.kind === StatementKind.Rollback) return this.replyOk();
           return this.failStatement(transactionLost(err.message));
         }
         if (this.curReplica !== null && this.pins.size === 0) {
@@ -1164,6 +1182,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const stmt = this.curStmt;
     if (stmt !== null) bytes = this.bindStatement(conn, stmt, bytes, this.cur!.payload, this.curBoundFlagOffset);
     this.phase = Phase.Forwarding;
+    this.curSent = true;
     if (this.curKind === NO_RESPONSE) {
       conn.sendNoResponse(bytes);
       this.afterNoResponse();
@@ -1906,6 +1925,12 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   /** SLUICE SWITCHOVER [TO name]: answered when writes flow to the new primary (or with the reason it was refused). */
   private async onSwitchover(sql: string): Promise<void> {
+    if (this.stickyNext) {
+      // A courtesy-held primary connection would count as in use and hold up the switchover's drain.
+      this.stickyNext = false;
+      this.backend?.pool?.removeSticky(this);
+      this.maybeRelease();
+    }
     this.phase = Phase.Finishing;
     const result = await runSwitchover(sql, this.ctx);
     if (this.isClosed()) return;
@@ -1952,6 +1977,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   onBackendClosed(conn: BackendConnection): void {
     if (conn !== this.backend) return;
     const wasPrimary = conn.pool !== null && conn.pool === this.pool;
+    this.lostThreadId = conn.threadId;
     const pinsBefore = this.ctx.failover !== null && wasPrimary ? new Set(this.pins) : null;
     conn.pool?.removeSticky(this);
     conn.pool?.discard(conn);
@@ -2088,6 +2114,31 @@ function transactionLost(why: string): BackendError {
   );
 }
 
+
+/** Did this command reach the backend as the client's own statement (not a SLUICE command or a reset)? */
+function forwardsToBackend(cur: Packet, info: StatementInfo | null): boolean {
+  const c = cur.payload[0];
+  if (c === Command.QUERY) return info === null || info.kind !== StatementKind.Sluice;
+  return c !== Command.RESET_CONNECTION && c !== Command.CHANGE_USER && c !== Command.STMT_CLOSE && c !== Command.PING;
+}
+
+/**
+ * Statements that may commit the open transaction (explicitly or implicitly): anything but reads, row
+ * DML, savepoints and ROLLBACK. (Replaying such a statement could commit twice.)
+ */
+function mayCommit(kind: StatementKind): boolean {
+  return !(isReadKind(kind) || isRowDml(kind) || kind === StatementKind.Savepoint || kind === StatementKind.Release || kind === StatementKind.Rollback);
+}
+
+function isAscii(b: Buffer, from: number): boolean {
+  for (let i = from; i < b.length; i++) if (b[i]! > 0x7e || (b[i]! < 0x20 && b[i] !== 0x09 && b[i] !== 0x0a && b[i] !== 0x0d)) return false;
+  return true;
+}
+
+/** The query text as the server keeps it (alloc_query: leading whitespace and trailing ';'/whitespace go). */
+function binlogText(sql: string): string {
+  return sql.replace(/^\s+/, '').replace(/[\s;]+$/, '');
+}
 
 /** INSERT / UPDATE / DELETE / REPLACE: binlogged (row format) with their text in an Annotate_rows event. */
 function isRowDml(kind: StatementKind): boolean {
