@@ -9,7 +9,8 @@
 //   failure (connect error/timeout, query error/timeout)   → counts; 'down' after downAfterFailures in a row
 //   replica: no replication configured, Slave_SQL_Running ≠ Yes or Slave_IO_Running = No → 'broken'
 //   replica: Seconds_Behind_Master > maxLagSeconds, or NULL (IO thread still connecting: staleness unknown)
-//            → 'lagging'
+//            → 'lagging' — except while the primary itself does not answer: then a replica whose IO thread
+//            is reconnecting has all there is and stays 'up' (reads keep flowing during a primary outage)
 //   otherwise                                              → 'up'
 // Hysteresis: a backend that is not 'up' becomes 'up' only after it has been observed healthy continuously
 // for upAfterMs (no flapping). Going out of service is immediate (down: after the failure count). The very
@@ -81,6 +82,8 @@ interface Observation {
   lagSeconds: number | null;
   /** Health this check alone indicates (when ok). */
   health: BackendHealth;
+  /** Replicating, but the IO thread is (re)connecting to its primary: lag unknown. */
+  ioConnecting?: boolean;
 }
 
 interface BackendState {
@@ -263,6 +266,17 @@ export class BackendMonitor extends EventEmitter<BackendMonitorEvents> {
     const epoch = this.epoch;
     const observations = await Promise.all(this.states.map((s) => this.observe(s)));
     if (epoch !== this.epoch) return; // stop() ran meanwhile: its connections were closed under the checks
+    // The primary does not answer: replicas whose IO thread is reconnecting to it have everything there is to
+    // read (nothing newer can reach them) and keep serving reads instead of being taken out as "lag unknown".
+    const primaryIndex = this.states.findIndex((s) => s.cfg.role === 'primary');
+    if (primaryIndex >= 0 && !observations[primaryIndex]!.ok) {
+      for (const o of observations) {
+        if (o.ok && o.ioConnecting) {
+          o.health = 'up';
+          o.error = 'its primary is unreachable: serving what it has applied';
+        }
+      }
+    }
     const now = Date.now();
     let changed = false;
     const views: BackendView[] = [];
@@ -400,7 +414,7 @@ export class BackendMonitor extends EventEmitter<BackendMonitorEvents> {
       return { ok: true, error: why, readOnly, gtidPosition, lagSeconds: lag, health: 'broken' };
     }
     if (lag === null) {
-      return { ok: true, error: `replication lag unknown (Slave_IO_Running=${io})`, readOnly, gtidPosition, lagSeconds: null, health: 'lagging' };
+      return { ok: true, error: `replication lag unknown (Slave_IO_Running=${io})`, readOnly, gtidPosition, lagSeconds: null, health: 'lagging', ioConnecting: io === 'Connecting' };
     }
     if (lag > this.maxLagSeconds) {
       return { ok: true, error: `replication lag ${lag} s > ${this.maxLagSeconds} s`, readOnly, gtidPosition, lagSeconds: lag, health: 'lagging' };
