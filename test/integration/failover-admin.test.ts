@@ -197,60 +197,15 @@ test('switchover from SQL, HTTP and the CLI, and a DBA switchover followed: 0 cl
   }
 });
 
-test('a switchover cuts a transaction left open with prepared statements: it is replayed (binary protocol) and commits', { timeout: 120_000 }, async () => {
-  let topo: Topology | undefined;
-  let server: SluiceServer | undefined;
-  try {
-    topo = await startTopology({ replicas: 1 });
-    const tp = topo;
-    const config = parseConfig(
-      {
-        listeners: [{ host: '127.0.0.1', port: 0 }],
-        backends: [
-          { name: 'primary', host: '127.0.0.1', port: tp.primary.port, role: 'primary' },
-          { name: 'replica1', host: '127.0.0.1', port: tp.replicas[0]!.port, role: 'replica' },
-        ],
-        monitor: { user: tp.monitor.user, password: tp.monitor.password, interval_ms: 500 },
-        users: [{ name: 'app', password: 'app-pw', backend_user: tp.demo.user, backend_password: tp.demo.password }],
-        failover: { replication_user: tp.repl.user, replication_password: tp.repl.password, switchover_drain_ms: 300 },
-        log: { level: 'silent' },
-      },
-      'failover-replay',
-    );
-    server = await startSluice(config, { logger: createLogger('silent') });
-    const port = server.tcpAddresses[0]!.port;
-    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database });
-    await c.query('CREATE TABLE acct (id INT PRIMARY KEY, balance INT NOT NULL)');
-    await c.query('INSERT INTO acct VALUES (1, 100), (2, 0)');
-    await c.query('SET @@session.sql_mode = CONCAT(@@session.sql_mode, \',NO_ZERO_DATE\')');
-    await c.beginTransaction();
-    const [[before]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [1])) as unknown as [[{ balance: number }]];
-    assert.equal(before.balance, 100);
-    await c.execute('UPDATE acct SET balance = balance - ? WHERE id = ?', [30, 1]);
-    await c.execute('UPDATE acct SET balance = balance + ? WHERE id = ?', [30, 2]);
-    // The transaction is open and idle: the switchover drains for 300 ms, then cuts it.
-    const result = await server.context.failover!.switchover(null);
-    assert.equal(result.to, 'replica1');
-    // The next statement replays the three statements on the new primary (results compared), then runs.
-    const [[after]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [2])) as unknown as [[{ balance: number }]];
-    assert.equal(after.balance, 30);
-    await c.commit();
-    const [[mode]] = (await c.query('SELECT @@session.sql_mode AS m')) as unknown as [[{ m: string }]];
-    assert.match(mode.m, /NO_ZERO_DATE/);
-    await c.end();
-    const rows = await rootQuery(tp, tp.replicas[0]!, 'SELECT id, balance FROM demo.acct ORDER BY id');
-    assert.deepEqual(rows, [
-      [1, 70],
-      [2, 30],
-    ]);
-    assert.equal(server.context.failover!.stats.replayed, 1);
-  } finally {
-    await server?.close(1000).catch(() => {});
-    await topo?.stop().catch(() => {});
-  }
-});
-
-test('without promotion: statements for a dead primary are held, fail with the retryable 1053 after window_ms, reads go on, and the restarted primary takes them again on the same connections', { timeout: 120_000 }, async () => {
+/**
+ * A primary + one replica and an in-process Sluice in front (user app / app-pw → demo) with the config keys
+ * `extra(topology)` adds; runs `body`, then stops Sluice and the servers (by pid).
+ */
+async function withPrimaryAndReplica(
+  name: string,
+  extra: (tp: Topology) => Record<string, unknown>,
+  body: (tp: Topology, server: SluiceServer, port: number) => Promise<void>,
+): Promise<void> {
   let topo: Topology | undefined;
   let server: SluiceServer | undefined;
   try {
@@ -265,48 +220,90 @@ test('without promotion: statements for a dead primary are held, fail with the r
         ],
         monitor: { user: tp.monitor.user, password: tp.monitor.password, interval_ms: 200 },
         users: [{ name: 'app', password: 'app-pw', backend_user: tp.demo.user, backend_password: tp.demo.password }],
-        routing: { read_write_split: true, consistency: 'eventual' },
-        failover: { auto_promote: false, check_interval_ms: 100, buffer: { window_ms: 800 } },
         log: { level: 'silent' },
+        ...extra(tp),
       },
-      'failover-buffer',
+      name,
     );
     server = await startSluice(config, { logger: createLogger((process.env.SLUICE_TEST_LOG as 'info' | undefined) ?? 'silent') });
-    const port = server.tcpAddresses[0]!.port;
-    const fo = server.context.failover!;
-    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database });
-    await c.query('CREATE TABLE held (id INT PRIMARY KEY)');
-    await c.query('INSERT INTO held VALUES (1)');
-    await waitFor('replica has the table', 10_000, async () => (await rootQuery(tp, tp.replicas[0]!, 'SELECT COUNT(*) FROM demo.held'))[0]?.[0] === 1);
-
-    await tp.stopNode(tp.primary, 'SIGKILL');
-    const t0 = Date.now();
-    await assert.rejects(c.query('INSERT INTO held VALUES (2)'), (e: { errno: number; sqlState: string; message: string }) => {
-      assert.equal(e.errno, 1053);
-      assert.equal(e.sqlState, '08S01');
-      assert.match(e.message, /window_ms \(800 ms\).*safe to retry/);
-      return true;
-    });
-    const heldMs = Date.now() - t0;
-    assert.ok(heldMs >= 700, `held about window_ms before failing (${heldMs} ms)`);
-    // Reads that may go to a replica are not held.
-    const [[r]] = (await c.query('SELECT COUNT(*) AS n FROM held')) as unknown as [[{ n: number }]];
-    assert.equal(r.n, 1);
-    assert.equal(fo.phase(), 'primary_lost');
-
-    // The primary comes back: statements flow again on the same client connection.
-    await tp.startNode(tp.primary);
-    // Possibly held for a probe interval, until the manager has seen the primary answer.
-    await c.query('INSERT INTO held VALUES (3)');
-    await waitFor('phase normal', 10_000, () => fo.phase() === 'normal');
-    await c.query('INSERT INTO held VALUES (4)');
-    assert.deepEqual(await rootQuery(tp, tp.primary, 'SELECT id FROM demo.held ORDER BY id'), [[1], [3], [4]]);
-    const kinds = fo.history().map((e) => e.kind);
-    assert.ok(kinds.includes('primary_lost') && kinds.includes('primary_recovered'), kinds.join(' '));
-    assert.ok(fo.stats.bufferRejected >= 1);
-    await c.end();
+    await body(tp, server, server.tcpAddresses[0]!.port);
   } finally {
     await server?.close(1000).catch(() => {});
     await topo?.stop().catch(() => {});
   }
+}
+
+test('a switchover cuts a transaction left open with prepared statements: it is replayed (binary protocol) and commits', { timeout: 120_000 }, async () => {
+  await withPrimaryAndReplica(
+    'failover-replay',
+    (tp) => ({ failover: { replication_user: tp.repl.user, replication_password: tp.repl.password, switchover_drain_ms: 300 } }),
+    async (tp, server, port) => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database });
+      await c.query('CREATE TABLE acct (id INT PRIMARY KEY, balance INT NOT NULL)');
+      await c.query('INSERT INTO acct VALUES (1, 100), (2, 0)');
+      await c.query('SET @@session.sql_mode = CONCAT(@@session.sql_mode, \',NO_ZERO_DATE\')');
+      await c.beginTransaction();
+      const [[before]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [1])) as unknown as [[{ balance: number }]];
+      assert.equal(before.balance, 100);
+      await c.execute('UPDATE acct SET balance = balance - ? WHERE id = ?', [30, 1]);
+      await c.execute('UPDATE acct SET balance = balance + ? WHERE id = ?', [30, 2]);
+      // The transaction is open and idle: the switchover drains for 300 ms, then cuts it.
+      const result = await server.context.failover!.switchover(null);
+      assert.equal(result.to, 'replica1');
+      // The next statement replays the three statements on the new primary (results compared), then runs.
+      const [[after]] = (await c.execute('SELECT balance FROM acct WHERE id = ?', [2])) as unknown as [[{ balance: number }]];
+      assert.equal(after.balance, 30);
+      await c.commit();
+      const [[mode]] = (await c.query('SELECT @@session.sql_mode AS m')) as unknown as [[{ m: string }]];
+      assert.match(mode.m, /NO_ZERO_DATE/);
+      await c.end();
+      const rows = await rootQuery(tp, tp.replicas[0]!, 'SELECT id, balance FROM demo.acct ORDER BY id');
+      assert.deepEqual(rows, [
+        [1, 70],
+        [2, 30],
+      ]);
+      assert.equal(server.context.failover!.stats.replayed, 1);
+    },
+  );
+});
+
+test('without promotion: statements for a dead primary are held, fail with the retryable 1053 after window_ms, reads go on, and the restarted primary takes them again on the same connections', { timeout: 120_000 }, async () => {
+  await withPrimaryAndReplica(
+    'failover-buffer',
+    () => ({ routing: { read_write_split: true, consistency: 'eventual' }, failover: { auto_promote: false, check_interval_ms: 100, buffer: { window_ms: 800 } } }),
+    async (tp, server, port) => {
+      const fo = server.context.failover!;
+      const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-pw', database: tp.demo.database });
+      await c.query('CREATE TABLE held (id INT PRIMARY KEY)');
+      await c.query('INSERT INTO held VALUES (1)');
+      await waitFor('replica has the table', 10_000, async () => (await rootQuery(tp, tp.replicas[0]!, 'SELECT COUNT(*) FROM demo.held'))[0]?.[0] === 1);
+
+      await tp.stopNode(tp.primary, 'SIGKILL');
+      const t0 = Date.now();
+      await assert.rejects(c.query('INSERT INTO held VALUES (2)'), (e: { errno: number; sqlState: string; message: string }) => {
+        assert.equal(e.errno, 1053);
+        assert.equal(e.sqlState, '08S01');
+        assert.match(e.message, /window_ms \(800 ms\).*safe to retry/);
+        return true;
+      });
+      const heldMs = Date.now() - t0;
+      assert.ok(heldMs >= 700, `held about window_ms before failing (${heldMs} ms)`);
+      // Reads that may go to a replica are not held.
+      const [[r]] = (await c.query('SELECT COUNT(*) AS n FROM held')) as unknown as [[{ n: number }]];
+      assert.equal(r.n, 1);
+      assert.equal(fo.phase(), 'primary_lost');
+
+      // The primary comes back: statements flow again on the same client connection.
+      await tp.startNode(tp.primary);
+      // Possibly held for a probe interval, until the manager has seen the primary answer.
+      await c.query('INSERT INTO held VALUES (3)');
+      await waitFor('phase normal', 10_000, () => fo.phase() === 'normal');
+      await c.query('INSERT INTO held VALUES (4)');
+      assert.deepEqual(await rootQuery(tp, tp.primary, 'SELECT id FROM demo.held ORDER BY id'), [[1], [3], [4]]);
+      const kinds = fo.history().map((e) => e.kind);
+      assert.ok(kinds.includes('primary_lost') && kinds.includes('primary_recovered'), kinds.join(' '));
+      assert.ok(fo.stats.bufferRejected >= 1);
+      await c.end();
+    },
+  );
 });

@@ -353,6 +353,15 @@ async function loadThenKillPrimary(s: Scenario): Promise<{ old: MariaNode; load:
   return { old, load, fault, resumedMs, resumeErr };
 }
 
+/** Ms from `mark` to the first successful write started after it, or null if none within timeoutMs. */
+async function writesResumedAfter(load: ChaosLoad, mark: string, timeoutMs: number): Promise<number | null> {
+  try {
+    return await load.waitForWritesAfter(mark, timeoutMs);
+  } catch {
+    return null; // reported as none
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // 1. kill -9 of the primary
 
@@ -408,12 +417,7 @@ test('chaos: planned switchover under load → 0 client-visible errors, 0 drops,
       switchErr = (e as Error).message;
     }
     load.mark('switched');
-    let resumedMs: number | null = null;
-    try {
-      resumedMs = await load.waitForWritesAfter('switchover', 30_000);
-    } catch {
-      /* reported as none */
-    }
+    const resumedMs = await writesResumedAfter(load, 'switchover', 30_000);
     await sleep(3000);
     const report = await load.stop();
     const { v, err, primary } = await verifyOnPrimary(s, load);
@@ -457,12 +461,7 @@ test('chaos: primary hung 5 s (SIGSTOP/SIGCONT) → every acknowledged write pre
     load.mark('cont');
     await s.topo.startNode(hung); // SIGCONT, waits until it answers
     load.mark('answering');
-    let resumedMs: number | null = null;
-    try {
-      resumedMs = await load.waitForWritesAfter('fault', 20_000);
-    } catch {
-      /* reported as none */
-    }
+    const resumedMs = await writesResumedAfter(load, 'fault', 20_000);
     await sleep(5000);
     const report = await load.stop();
     const { v, err, primary } = await verifyOnPrimary(s, load);
@@ -635,12 +634,7 @@ test('chaos: a replica killed under load → 0 read errors, 0 drops', { timeout:
     load.mark('fault');
     await s.topo.stopNode(victim, 'SIGKILL');
     load.mark('dead');
-    let resumedMs: number | null = null;
-    try {
-      resumedMs = await load.waitForWritesAfter('fault', 5000);
-    } catch {
-      /* reported as none */
-    }
+    const resumedMs = await writesResumedAfter(load, 'fault', 5000);
     await sleep(5000);
     const report = await load.stop();
     const { v, err, primary } = await verifyOnPrimary(s, load);
@@ -734,12 +728,7 @@ test('chaos: primary hung past hang_promote_after_ms → a replica is promoted; 
       load.mark('fault');
       await s.topo.stopNode(hung, 'SIGSTOP');
       const fault = load.markTime('fault')!;
-      let resumedMs: number | null = null;
-      try {
-        resumedMs = await load.waitForWritesAfter('fault', 20_000);
-      } catch {
-        /* reported as none */
-      }
+      const resumedMs = await writesResumedAfter(load, 'fault', 20_000);
       const promoted = s.fo.primaryName();
       await sleep(Math.max(0, 7000 - (Date.now() - fault)));
       load.mark('cont');
