@@ -111,8 +111,3 @@ export function outcomeEvidence(position: string, sentAfter: readonly string[], 
   const [d, s] = unacknowledged[0]!;
   return { reason: `the new primary holds ${d}-?-${s} (newer than ${d}-?-${floors.get(d)}, committed before the statement was sent), a write no client was told about`, unacknowledged, resolvable: true };
 }
-
-/** outcomeEvidence's reason alone: '' when the write provably did not commit. */
-export function outcomeUnknownReason(position: string, sentAfter: readonly string[], acks: AckLedger): string {
-  return outcomeEvidence(position, sentAfter, acks).reason;
-}

@@ -381,13 +381,10 @@ export class FailoverManager implements FailoverControl {
     );
   }
 
-  private chooseCandidate(replicas: ReplicaSurvey[], oldPrimary: string, target: string | null, planned = false): { best: ReplicaSurvey | null; why: string } {
-    return chooseCandidate(replicas, oldPrimary, target, this.fenced, planned);
-  }
 
   private async promote(replicas: ReplicaSurvey[]): Promise<void> {
     const old = this.host.primary;
-    const { best, why } = this.chooseCandidate(replicas, old.name, null);
+    const { best, why } = chooseCandidate(replicas, old.name, null, this.fenced);
     if (best === null) return this.refuse(why);
     this.busy = true;
     this.ph = 'promoting';
@@ -699,7 +696,7 @@ export class FailoverManager implements FailoverControl {
     this.busy = true;
     try {
       const replicas = await this.survey(old.name);
-      const { best, why } = this.chooseCandidate(replicas.filter((r) => r.ok && r.masterPort === old.port && r.sqlRunning), old.name, target, true);
+      const { best, why } = chooseCandidate(replicas.filter((r) => r.ok && r.masterPort === old.port && r.sqlRunning), old.name, target, this.fenced, true);
       if (best === null) throw new Error(`switchover refused: ${why}`);
       this.ph = 'switching_over';
       const t0 = Date.now();

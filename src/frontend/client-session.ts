@@ -1196,9 +1196,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
         // What was committed before this statement left: its own GTID, if it commits, is newer.
         this.sentAfter[0] = this.ctx.router?.instanceGtid ?? '';
         this.sentAfter[1] = fo.probePosition;
-        if (this.txLog !== null || this.pins.size === 0 || this.pins.has(PinReason.TRANSACTION)) {
-          if (this.ctx.config.failover.replay.enabled) this.recordForReplay(conn);
-        }
+        if (this.ctx.config.failover.replay.enabled && (this.txLog !== null || this.pins.size === 0 || this.pins.has(PinReason.TRANSACTION))) this.recordForReplay(conn);
       }
     }
     this.curErrno = 0;

@@ -100,7 +100,6 @@ export class ProxyContext {
    * their next statement; the monitor account's channel follows. The caller closes the old pools.
    */
   setPrimary(endpoint: BackendEndpoint): void {
-    const old = this.primary;
     this.primary = endpoint;
     this.primaryEpoch++;
     this.admin?.retarget(endpoint);
@@ -110,7 +109,6 @@ export class ProxyContext {
       ch.close();
       this.adminChannels.delete(endpoint.name);
     }
-    void old;
   }
 
   private readonly adminChannels = new Map<string, AdminChannel>();

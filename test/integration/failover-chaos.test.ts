@@ -353,6 +353,18 @@ async function loadThenKillPrimary(s: Scenario): Promise<{ old: MariaNode; load:
   return { old, load, fault, resumedMs, resumeErr };
 }
 
+/** The figures every failover scenario reports. */
+function failoverFields(fig: ReturnType<typeof failoverFigures>, resumedMs: number | null, oldPrimary: string, newPrimary: string): Record<string, string | number> {
+  return {
+    detectionMs: fmtMs(fig.detectionMs),
+    writesResumedMs: fmtMs(resumedMs),
+    failoverAtMs: fmtMs(fig.failoverAtMs),
+    failoverDurationMs: fmtMs(fig.failoverDurationMs),
+    oldPrimary,
+    newPrimary,
+  };
+}
+
 /** Ms from `mark` to the first successful write started after it, or null if none within timeoutMs. */
 async function writesResumedAfter(load: ChaosLoad, mark: string, timeoutMs: number): Promise<number | null> {
   try {
@@ -373,12 +385,7 @@ test('chaos: kill -9 of the primary → writes resume ≤ 10 s, 0 drops, 0 autoc
     const { v, err, primary } = await verifyOnPrimary(s, load);
     const fig = failoverFigures(s.fo, fault);
     emitReport(t, 'kill -9 of the primary', report, {
-      detectionMs: fmtMs(fig.detectionMs),
-      writesResumedMs: fmtMs(resumedMs),
-      failoverAtMs: fmtMs(fig.failoverAtMs),
-      failoverDurationMs: fmtMs(fig.failoverDurationMs),
-      oldPrimary: old.name,
-      newPrimary: primary,
+      ...failoverFields(fig, resumedMs, old.name, primary),
       primaries: s.watcher.describe(fault),
       history: describeHistory(s.fo.history(), fault),
       stats: JSON.stringify(s.fo.stats),
@@ -587,12 +594,7 @@ test('chaos: old primary restarted after a failover → never primary again, fen
       compareErr = (e as Error).message;
     }
     emitReport(t, 'old primary restarted after a failover', report, {
-      detectionMs: fmtMs(fig.detectionMs),
-      writesResumedMs: fmtMs(resumedMs),
-      failoverAtMs: fmtMs(fig.failoverAtMs),
-      failoverDurationMs: fmtMs(fig.failoverDurationMs),
-      oldPrimary: old.name,
-      newPrimary: primary,
+      ...failoverFields(fig, resumedMs, old.name, primary),
       oldReadOnlyAfterMs: fmtMs(readOnlyAfterMs),
       samplesNamingOldPrimaryAfterFailover: backToOld,
       oldPosAtRestart: posAtRestart || '-',

@@ -3,7 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailoverBuffer, type HeldStatement } from '../../src/failover/buffer.js';
-import { AckLedger, outcomeEvidence, outcomeUnknownReason } from '../../src/failover/ack-ledger.js';
+import { AckLedger, outcomeEvidence } from '../../src/failover/ack-ledger.js';
 import { plainInsert, textsWithin } from '../../src/failover/binlog-match.js';
 import { ResponseChecksum, TransactionLog } from '../../src/failover/replay.js';
 import { chooseCandidate, type ReplicaSurvey } from '../../src/failover/candidate.js';
@@ -117,6 +117,7 @@ describe('FailoverBuffer', () => {
 });
 
 describe('acknowledged GTIDs prove an interrupted write did not commit', () => {
+  const reason = (position: string, sentAfter: string[], acks: AckLedger) => outcomeEvidence(position, sentAfter, acks).reason;
   const ledger = (...gtids: string[]) => {
     const l = new AckLedger();
     for (const g of gtids) l.note(g);
@@ -125,23 +126,23 @@ describe('acknowledged GTIDs prove an interrupted write did not commit', () => {
 
   test('every GTID after the floor was acknowledged → not committed', () => {
     const acks = ledger('0-1-11', '0-1-12', '0-1-13');
-    assert.equal(outcomeUnknownReason('0-2-13', ['0-1-10', ''], acks), '');
+    assert.equal(reason('0-2-13', ['0-1-10', ''], acks), '');
   });
 
   test('an unacknowledged GTID after the floor → unknown, and says which', () => {
     const acks = ledger('0-1-11', '0-1-13');
-    assert.match(outcomeUnknownReason('0-2-13', ['0-1-10', ''], acks), /0-\?-12 \(newer than 0-\?-10, .*a write no client was told about/);
+    assert.match(reason('0-2-13', ['0-1-10', ''], acks), /0-\?-12 \(newer than 0-\?-10, .*a write no client was told about/);
   });
 
   test('the floor is the highest of the positions known before the send', () => {
     const acks = ledger('0-1-13');
     // 11 and 12 were committed before the write left (probe position 12): only 13 matters.
-    assert.equal(outcomeUnknownReason('0-2-13', ['0-1-10', '0-1-12'], acks), '');
+    assert.equal(reason('0-2-13', ['0-1-10', '0-1-12'], acks), '');
   });
 
   test('nothing known of a domain, or no position at all → unknown', () => {
-    assert.match(outcomeUnknownReason('0-1-5', ['', ''], ledger()), /no position of domain 0/);
-    assert.match(outcomeUnknownReason('', ['0-1-5'], ledger()), /position is unknown/);
+    assert.match(reason('0-1-5', ['', ''], ledger()), /no position of domain 0/);
+    assert.match(reason('', ['0-1-5'], ledger()), /position is unknown/);
   });
 
   test('malformed acknowledgements are ignored', () => {
