@@ -209,7 +209,7 @@ export function createSluiceMetrics(
     },
   });
 
-  const poolCounter = (name: string, help: string, read: (s: { created: number; connectErrors: number; acquireTimeouts: number }) => number): void => {
+  const poolCounter = (name: string, help: string, read: (s: { created: number; connectErrors: number; acquireTimeouts: number; pipelined: number; evicted: number }) => number): void => {
     new Counter({
       name,
       help,
@@ -227,6 +227,8 @@ export function createSluiceMetrics(
   poolCounter('sluice_pool_connections_created_total', 'Backend connections opened, by backend.', (s) => s.created);
   poolCounter('sluice_pool_connect_errors_total', 'Backend connection attempts that failed, by backend.', (s) => s.connectErrors);
   poolCounter('sluice_pool_acquire_timeouts_total', 'Statements that gave up waiting for a backend connection, by backend.', (s) => s.acquireTimeouts);
+  poolCounter('sluice_pool_pipelined_total', 'Statements that shared a backend connection with other sessions\' statements (pool.pipelining), by backend.', (s) => s.pipelined);
+  poolCounter('sluice_pool_pipeline_evicted_total', 'Pipelined statements dropped and run again because a statement ahead of them changed the shared session, by backend.', (s) => s.evicted);
 
   new Gauge({
     name: 'sluice_backend_up',

@@ -52,6 +52,8 @@ export interface AdminPoolView {
     readonly connectErrors: number;
     readonly acquireTimeouts: number;
     readonly waits: number;
+    readonly pipelined: number;
+    readonly evicted: number;
   };
 }
 

@@ -66,6 +66,9 @@ export interface PoolDoc extends PoolUsage {
     connect_errors: number;
     acquire_timeouts: number;
     waits: number;
+    /** Statements that ran on a shared connection (pool.pipelining), and those of them evicted and run again. */
+    pipelined: number;
+    evicted: number;
   };
 }
 
@@ -237,6 +240,8 @@ export function poolsDoc(ctx: AdminContext): PoolDoc[] {
           connect_errors: s.connectErrors,
           acquire_timeouts: s.acquireTimeouts,
           waits: s.waits,
+          pipelined: s.pipelined,
+          evicted: s.evicted,
         },
       };
     })

@@ -41,6 +41,42 @@ export interface BackendOwner {
   onBackendClosed(conn: BackendConnection, err: Error | null): void;
 }
 
+/** A client statement pipelined on a shared connection: it hears of its response and of a lost connection. */
+export interface PipelineClient extends ResponseHandler, BackendOwner {
+  /** Its statement ran behind one that changed the connection's session: the response is discarded; run it again. */
+  onPipelineEvicted(conn: BackendConnection): void;
+}
+
+/** A response expected after the one in progress (statements pipelined on one connection). */
+interface ExpectedResponse {
+  kind: ResponseKind;
+  binary: boolean;
+  handler: ResponseHandler;
+  /** Set for a client statement on a shared connection (told if the connection dies or it is evicted). */
+  client: PipelineClient | null;
+}
+
+/** Consumes a response nobody wants any more (an evicted or abandoned pipelined statement). */
+class DiscardResponse implements ResponseHandler {
+  onResponseBytes(): void {}
+  onResponsePacket(): void {}
+  onResponseDone(): void {}
+  onResponseChunkEnd(): void {}
+}
+const DISCARD = new DiscardResponse();
+
+/**
+ * Pipelined writes are gathered per connection and written once per event-loop turn, after every client
+ * socket that became readable in this turn has been read: statements of several clients leave in one write.
+ */
+const dirty: BackendConnection[] = [];
+let flushScheduled = false;
+function flushDirty(): void {
+  flushScheduled = false;
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flushBatch();
+  dirty.length = 0;
+}
+
 const BASE_CAPABILITIES =
   Capability.LONG_PASSWORD |
   Capability.LONG_FLAG |
@@ -82,8 +118,21 @@ export class BackendConnection {
   broken = false;
   private framer: PacketFramer | null = new PacketFramer();
   private pendingInternal: InternalResponse | null = null;
-  /** The client command pipelined behind one of Sluice's own (forwardBehind). */
-  private queued: { kind: ResponseKind; binary: boolean; handler: ResponseHandler } | null = null;
+  /** Responses expected after the one the scanner follows now, in order (pipelined commands). */
+  private readonly expected: ExpectedResponse[] = [];
+  private expectedHead = 0;
+  /** The client whose pipelined statement the scanner follows now (null for exclusive use). */
+  private activeClient: PipelineClient | null = null;
+  /** Inside onData: a response that completes there must not start the next one itself. */
+  private feeding = false;
+  /** Pipelined bytes not yet written (flushed once per event-loop turn). */
+  private batch: Buffer[] = [];
+  /** Shared (pipelining) mode: client statements of several sessions in flight at once. */
+  shared = false;
+  /** Sessions with a pipelined statement in flight on this connection. */
+  sharedUsers = 0;
+  /** When the server started on the pipelined statement answered now (performance.now()). */
+  busySince = 0;
 
   /** The server's first scramble and our login, kept for COM_CHANGE_USER (clearing the schema). */
   private handshakeScramble: Buffer = Buffer.alloc(0);
@@ -273,33 +322,144 @@ export class BackendConnection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.scanner.isActive()) {
-      try {
-        let data = chunk;
-        for (;;) {
-          const extra = this.scanner.feed(data);
-          if (this.scanner.isActive()) return;
-          // Response complete: a pipelined command's response may follow in the same chunk.
-          const next = this.queued;
-          if (next !== null) {
-            this.queued = null;
-            this.scanner.begin(next.kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, next.binary, next.handler);
-            if (extra === 0) return;
-            data = data.subarray(data.length - extra);
-            continue;
-          }
+    if (!this.scanner.isActive() && !this.startNext()) {
+      this.markBroken('unsolicited bytes from server');
+      this.destroy();
+      return;
+    }
+    this.feeding = true;
+    try {
+      let data = chunk;
+      for (;;) {
+        const extra = this.scanner.feed(data);
+        if (this.scanner.isActive()) {
+          // Still streaming, or Sluice began a command of its own once the response ended (nothing can follow).
           if (extra > 0) this.markBroken('bytes after the end of a response');
           return;
         }
-      } catch (err) {
-        // A response we cannot follow: this connection's stream is unusable; the owner hears of it.
-        this.markBroken((err as Error).message);
-        this.destroy();
+        // Response complete: the next pipelined command's response may follow in the same chunk.
+        if (!this.startNext()) {
+          if (extra > 0) this.markBroken('bytes after the end of a response');
+          return;
+        }
+        if (extra === 0) return;
+        data = data.subarray(data.length - extra);
       }
+    } catch (err) {
+      // A response we cannot follow: this connection's stream is unusable; the owner hears of it.
+      this.markBroken((err as Error).message);
+      this.destroy();
+    } finally {
+      this.feeding = false;
+    }
+  }
+
+  /** Arms the scanner for the next expected response; false when none is expected. */
+  private startNext(): boolean {
+    if (this.expectedHead === this.expected.length) {
+      this.activeClient = null;
+      return false;
+    }
+    const next = this.expected[this.expectedHead++]!;
+    if (this.expectedHead === this.expected.length) {
+      this.expected.length = 0;
+      this.expectedHead = 0;
+    }
+    this.activeClient = next.client;
+    if (next.client !== null) this.busySince = performance.now();
+    this.scanner.begin(next.kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, next.binary, next.handler);
+    return true;
+  }
+
+  /** Expects a response: followed now if nothing else is in flight, else queued behind. */
+  private expect(kind: ResponseKind, binary: boolean, handler: ResponseHandler, client: PipelineClient | null): void {
+    if (!this.feeding && !this.scanner.isActive() && this.expectedHead === this.expected.length) {
+      this.activeClient = client;
+      if (client !== null) this.busySince = performance.now();
+      this.scanner.begin(kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, binary, handler);
       return;
     }
-    this.markBroken('unsolicited bytes from server');
-    this.destroy();
+    this.expected.push({ kind, binary, handler, client });
+  }
+
+  /** Responses still expected after the current one. */
+  get queuedResponses(): number {
+    return this.expected.length - this.expectedHead;
+  }
+
+  /** Writes now, or behind pipelined bytes that are still waiting for the end of the turn. */
+  private write(bytes: Buffer): void {
+    if (this.batch.length > 0) this.batch.push(bytes);
+    else this.socket.write(bytes);
+  }
+
+  /** Pipelined bytes are written at the end of the event-loop turn (see flushDirty). */
+  private writeBatched(bytes: Buffer): void {
+    if (this.batch.length === 0) {
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushDirty);
+      }
+    }
+    this.batch.push(bytes);
+  }
+
+  /** True while pipelined bytes wait for the end of the turn: a statement joining now shares that write. */
+  get batchPending(): boolean {
+    return this.batch.length > 0;
+  }
+
+  flushBatch(): void {
+    const b = this.batch;
+    if (b.length === 0) return;
+    this.batch = [];
+    if (this.closed) return;
+    this.socket.write(b.length === 1 ? b[0]! : Buffer.concat(b));
+  }
+
+  /**
+   * A client statement on a shared connection: queued behind the statements already in flight, written
+   * with the other statements of this turn (or at once: `now`, when nothing else is in flight and waiting for
+   * the end of the turn would only add latency).
+   */
+  forwardPipelined(bytes: Buffer, kind: ResponseKind, binary: boolean, client: PipelineClient, now: boolean): void {
+    this.expect(kind, binary, client, client);
+    if (now) this.write(bytes);
+    else this.writeBatched(bytes);
+  }
+
+  /**
+   * A statement changed this connection's session: the pipelined statements queued behind it ran in that
+   * changed session, so their responses are dropped and their sessions run them again elsewhere.
+   */
+  evictPipeline(): void {
+    const evicted: PipelineClient[] = [];
+    for (let i = this.expectedHead; i < this.expected.length; i++) {
+      const e = this.expected[i]!;
+      if (e.client === null) continue;
+      evicted.push(e.client);
+      e.handler = DISCARD;
+      e.client = null;
+    }
+    this.sharedUsers = 0;
+    for (const c of evicted) c.onPipelineEvicted(this);
+  }
+
+  /** A pipelined client went away (closed) before its response: the response is consumed and dropped. */
+  abandonPipelined(client: PipelineClient): void {
+    if (this.activeClient === client) {
+      this.activeClient = null;
+      this.scanner.handler = DISCARD;
+      return;
+    }
+    for (let i = this.expectedHead; i < this.expected.length; i++) {
+      const e = this.expected[i]!;
+      if (e.client !== client) continue;
+      e.handler = DISCARD;
+      e.client = null;
+      return;
+    }
   }
 
   private onSocketGone(err: Error | null): void {
@@ -310,8 +470,19 @@ export class BackendConnection {
     this.pendingInternal = null;
     if (pending) pending.fail(error);
     this.scanner.reset();
-    this.queued = null;
+    this.batch = [];
+    // Every session with a pipelined statement in flight here hears of it, besides the owner.
+    const clients: PipelineClient[] = [];
+    if (this.activeClient !== null) clients.push(this.activeClient);
+    for (let i = this.expectedHead; i < this.expected.length; i++) {
+      const c = this.expected[i]!.client;
+      if (c !== null) clients.push(c);
+    }
+    this.expected.length = 0;
+    this.expectedHead = 0;
+    this.activeClient = null;
     this.owner?.onBackendClosed(this, err);
+    for (const c of clients) if (c !== this.owner) c.onBackendClosed(this, err);
   }
 
   markBroken(_why: string): void {
@@ -319,9 +490,9 @@ export class BackendConnection {
   }
 
   /** Forwards a client's command bytes; the response goes to `handler`. */
-  forward(bytes: Buffer, kind: ResponseKind, binary: boolean, deprecateEof: boolean, handler: ResponseHandler): void {
-    if (kind !== NO_RESPONSE) this.scanner.begin(kind, deprecateEof, binary, handler);
-    this.socket.write(bytes);
+  forward(bytes: Buffer, kind: ResponseKind, binary: boolean, handler: ResponseHandler): void {
+    if (kind !== NO_RESPONSE) this.expect(kind, binary, handler, null);
+    this.write(bytes);
   }
 
   /**
@@ -330,9 +501,9 @@ export class BackendConnection {
    * synchronously, before any byte of the second response is handed on.
    */
   forwardBehind(first: Buffer, firstHandler: ResponseHandler, bytes: Buffer, kind: ResponseKind, binary: boolean, handler: ResponseHandler): void {
-    this.scanner.begin(ResponseKind.Result, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, false, firstHandler);
-    this.queued = { kind, binary, handler };
-    this.socket.write(Buffer.concat([first, bytes]));
+    this.expect(ResponseKind.Result, false, firstHandler, null);
+    this.expect(kind, binary, handler, null);
+    this.write(Buffer.concat([first, bytes]));
   }
 
   /** Sends a command of Sluice's own and collects its response. */
@@ -356,8 +527,8 @@ export class BackendConnection {
         },
       );
       this.pendingInternal = collector;
-      this.scanner.begin(kind, (this.capabilities & Capability.DEPRECATE_EOF) !== 0, binary, collector);
-      this.socket.write(bytes);
+      this.expect(kind, binary, collector, null);
+      this.write(bytes);
     });
   }
 
@@ -374,7 +545,7 @@ export class BackendConnection {
 
   /** Sends a command that has no response (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
   sendNoResponse(bytes: Buffer): void {
-    this.socket.write(bytes);
+    this.write(bytes);
   }
 
   /**

@@ -37,11 +37,13 @@ export class BackendPool implements BackendOwner {
   private readonly all = new Set<BackendConnection>();
   private readonly waiters: QueuedWaiter[] = [];
   private readonly sticky = new Set<StickyHolder>();
+  /** Connections in shared (pipelining) mode that more pipelined statements may join. */
+  readonly shared: BackendConnection[] = [];
   private connecting = 0;
   private closed = false;
   private sweeper: NodeJS.Timeout;
   /** Counters for operators. */
-  readonly stats = { created: 0, destroyed: 0, connectErrors: 0, acquireTimeouts: 0, waits: 0 };
+  readonly stats = { created: 0, destroyed: 0, connectErrors: 0, acquireTimeouts: 0, waits: 0, pipelined: 0, evicted: 0 };
 
   constructor(
     readonly key: string,
@@ -121,6 +123,37 @@ export class BackendPool implements BackendOwner {
     }
   }
 
+  /** A connection taken for a pipelinable statement opens to others' pipelined statements. */
+  beginShared(conn: BackendConnection): void {
+    conn.shared = true;
+    conn.sharedUsers = 1;
+    conn.owner = this;
+    this.shared.push(conn);
+    this.stats.pipelined++;
+  }
+
+  /** Another session's statement joins a shared connection. */
+  joinShared(conn: BackendConnection): void {
+    conn.sharedUsers++;
+    this.stats.pipelined++;
+  }
+
+  /** A session's pipelined statement is answered; the last one out gives the connection back. */
+  leaveShared(conn: BackendConnection): void {
+    if (--conn.sharedUsers > 0) return;
+    this.endShared(conn);
+    this.release(conn);
+  }
+
+  /** Closes a connection to further pipelined statements (the last user keeps it, or it is given back). */
+  endShared(conn: BackendConnection): void {
+    if (!conn.shared) return;
+    conn.shared = false;
+    conn.sharedUsers = 0;
+    const i = this.shared.indexOf(conn);
+    if (i >= 0) this.shared.splice(i, 1);
+  }
+
   cancelWait(waiter: PoolWaiter): void {
     const i = this.waiters.findIndex((w) => w.waiter === waiter);
     if (i >= 0) {
@@ -169,6 +202,7 @@ export class BackendPool implements BackendOwner {
   }
 
   discard(conn: BackendConnection): void {
+    this.endShared(conn);
     if (!this.all.delete(conn)) return;
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);

@@ -57,6 +57,11 @@ pool:                            # backend connection pool, per backend and conn
   max_lifetime_ms: 3600000       # recycle connections older than this, 0 = never, default 3600000
   acquire_timeout_ms: 10000      # max wait for a free connection before the client gets an error, default 10000
   statement_cache_size: 256      # prepared statements kept per backend connection, 0 = none, default 256
+  pipelining:                    # several clients' short autocommit reads share one backend connection, in one write
+    enabled: true                # default true (needs multiplexing)
+    max_depth: 16                # statements in flight on one shared connection at most, default 16
+    max_statement_ms: 2          # only statements whose digest averages at most this many ms, default 2
+    min_samples: 20              # ... and that ran this many times unpipelined first, default 20
 
 multiplexing: true               # share backend connections between clients (default true)
 

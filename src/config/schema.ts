@@ -249,6 +249,14 @@ const poolSchema = z
     max_lifetime_ms: int(0).default(3600000),
     acquire_timeout_ms: int(1).default(10000),
     statement_cache_size: int(0).default(256),
+    pipelining: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        max_depth: int(2, 1024).default(16),
+        max_statement_ms: z.number().positive('must be > 0').default(2),
+        min_samples: int(1).default(20),
+      })
+      .prefault({}),
   })
   .superRefine((p, ctx) => {
     if (p.min > p.max) {

@@ -9,7 +9,6 @@
 // insert id of OKs; error numbers of ERRs. Not status flags, warnings counts or session tracking (the GTID
 // in an OK differs on the new primary by design).
 import type { BackendConnection } from '../backend/connection.js';
-import { Capability } from '../protocol/constants.js';
 import { ControlKind, ResponseKind, type ResponseHandler } from '../protocol/response-scanner.js';
 
 /** Two FNV-1a lanes over the bytes of a response (allocation-free). */
@@ -174,7 +173,7 @@ class ReplayRunner implements ResponseHandler {
     Promise.resolve(this.bind(s)).then(
       (bytes) => {
         if (this.conn.closed) return this.reject(new Error('connection closed during replay'));
-        this.conn.forward(bytes, ResponseKind.Result, s.binary, (this.conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+        this.conn.forward(bytes, ResponseKind.Result, s.binary, this);
       },
       (err: Error) => this.reject(err),
     );

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import { BackendConnection, NO_RESPONSE, type BackendOwner } from '../backend/connection.js';
+import { BackendConnection, NO_RESPONSE, type PipelineClient } from '../backend/connection.js';
 import type { BackendPool, PoolWaiter, StickyHolder } from '../backend/pool.js';
 import { SessionState, planSync, quoteUserVar } from '../backend/session-state.js';
 import { charsetVariables, collationById } from '../backend/collations.js';
@@ -67,7 +67,7 @@ const enum Phase {
   Closed,
 }
 
-export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner, SessionHandle, AuthIO, StickyHolder, HeldStatement, OutcomeWaiter, VerdictWaiter {
+export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle, AuthIO, StickyHolder, HeldStatement, OutcomeWaiter, VerdictWaiter {
   readonly id: number;
   userName = '';
   readonly connectedAt = Date.now();
@@ -147,6 +147,14 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private draining = false;
   private backendPaused = false;
 
+  // --- pipelining (pool.pipelining): short reads of several sessions on one shared connection
+  /** The current statement runs on a shared connection (this.backend), queued with others' statements. */
+  private shared = false;
+  /** The current statement may be pipelined (decided when acquiring a connection). */
+  private curPipelinable = false;
+  /** The current statement was evicted from a pipeline once: it runs on a connection of its own now. */
+  private noPipeline = false;
+
   // --- failover
   /** Held in the failover buffer, or waiting to learn whether an interrupted write committed. */
   private held = false;
@@ -219,7 +227,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   }
 
   currentBackendThreadId(): number {
-    return this.backend?.threadId ?? 0;
+    // A shared connection runs other sessions' statements too: KILL must not reach them.
+    return this.shared ? 0 : (this.backend?.threadId ?? 0);
   }
 
   private attachSocket(socket: net.Socket): void {
@@ -480,6 +489,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
   private dispatch(p: Packet): void {
     if (this.stickyNext) this.backend?.pool?.removeSticky(this);
     this.retries = 0;
+    this.noPipeline = false;
     this.readOnlyRetried = false;
     this.curDigest = null;
     this.cur = p;
@@ -576,6 +586,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.routeError = null;
     this.waitGtid = '';
     this.waitResponse = null;
+    this.curPipelinable = false;
     let conn = this.backend;
     if (conn !== null && this.ctx.config.multiplexing && conn.pool !== null && conn.pool.endpoint.name !== this.ctx.primary.name && !this.mayStayOnReplica()) {
       // A replica connection held for this session, and a statement the primary must run: the replica's
@@ -855,11 +866,108 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.sendError({ code: e.errno, sqlState: e.sqlState }, e.message, 1);
       return this.finishLocal();
     }
+    const pipelinable = (this.curPipelinable = this.pipelinable());
+    if (pipelinable) {
+      // Join statements of this turn that have not been written yet: they all leave in one write.
+      const joined = this.sharedConnection(pool, true);
+      if (joined !== null) return this.joinPipeline(pool, joined);
+    }
     const pooled = pool.tryAcquire();
     if (pooled) return this.onConnectionAcquired(pooled);
+    if (pipelinable) {
+      // No idle connection: queue behind statements in flight rather than wait for a connection.
+      const joined = this.sharedConnection(pool, false);
+      if (joined !== null) return this.joinPipeline(pool, joined);
+    }
     this.phase = Phase.Acquiring;
     this.waitingPool = pool;
     pool.wait(this);
+  }
+
+  /**
+   * May the current statement share a connection with other sessions' statements (pipelining)? A short
+   * autocommit read that leaves nothing behind on the connection: no transaction, pin, cursor, long data,
+   * diagnostics or GTID wait, and a digest known to be fast and never to change the session.
+   */
+  private pipelinable(): boolean {
+    const cfg = this.ctx.config.pool.pipelining;
+    if (!cfg.enabled || this.noPipeline || this.backend !== null || this.pins.size > 0 || this.txLog !== null || this.replayLog !== null) return false;
+    const info = this.curInfo;
+    const d = this.curDigest;
+    if (info === null || d === null || info.kind !== StatementKind.Select || !replicaEligible(info) || (info.flags & StatementFlag.MULTI_STATEMENT) !== 0) return false;
+    const payload = this.cur!.payload;
+    if (payload[0] === Command.STMT_EXECUTE) {
+      const stmt = this.curStmt;
+      if (payload[5]! & CursorType.READ_ONLY || stmt === null || stmt.longData) return false;
+    } else if (payload[0] !== Command.QUERY || readsDiagnostics(payload, info)) return false;
+    if (!this.autocommit() || (this.lastStatus & ServerStatus.IN_TRANS) !== 0) return false;
+    if (this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica)) return false;
+    return this.ctx.digests.pipelinable(d.text, cfg.min_samples, cfg.max_statement_ms);
+  }
+
+  /**
+   * A shared connection of `pool` this statement can join: same session state, statement prepared there,
+   * room in the pipeline. `unflushedOnly`: only one whose statements of this turn are not written yet;
+   * otherwise the least loaded.
+   */
+  private sharedConnection(pool: BackendPool, unflushedOnly: boolean): BackendConnection | null {
+    const list = pool.shared;
+    if (list.length === 0) return null;
+    const cfg = this.ctx.config.pool.pipelining;
+    const sig = this.state.signature();
+    const stmt = this.curStmt;
+    // Behind statements in flight: not behind one that has run longer than a pipelined statement should.
+    const startedAfter = unflushedOnly ? 0 : performance.now() - cfg.max_statement_ms;
+    let best: BackendConnection | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.sharedUsers >= cfg.max_depth || c.closed || c.broken || (unflushedOnly ? !c.batchPending : c.busySince < startedAfter)) continue;
+      if (c.state.signature() !== sig || (stmt !== null && !c.statements.has(stmt.key))) continue;
+      if (unflushedOnly) return c;
+      if (best === null || c.sharedUsers < best.sharedUsers) best = c;
+    }
+    return best;
+  }
+
+  private joinPipeline(pool: BackendPool, conn: BackendConnection): void {
+    pool.joinShared(conn);
+    this.backend = conn;
+    this.shared = true;
+    if (this.curStmt !== null && conn.statements.size > this.lruTouchThreshold) this.touchStatement(conn, this.curStmt);
+    this.send(conn);
+  }
+
+  /**
+   * The pipelined statement is answered. Usually the session just lets go of the connection. If the
+   * statement left something the next one must find on this connection (warnings, an error, a session
+   * change), the session keeps it as if it had it alone, and the statements queued behind (which ran after
+   * it, in a session that may have changed) are evicted: dropped and run again elsewhere.
+   */
+  private leavePipeline(conn: BackendConnection, keep: boolean): void {
+    this.shared = false;
+    const pool = conn.pool!;
+    if (!keep) {
+      this.backend = null;
+      pool.leaveShared(conn);
+      return;
+    }
+    pool.endShared(conn);
+    conn.owner = this;
+    const behind = conn.queuedResponses;
+    if (behind > 0) {
+      pool.stats.evicted += behind;
+      conn.evictPipeline();
+    }
+  }
+
+  /** A statement ahead of ours on the shared connection changed its session: run ours again elsewhere. */
+  onPipelineEvicted(conn: BackendConnection): void {
+    if (this.backend !== conn || !this.shared || this.phase === Phase.Closed) return;
+    this.backend = null;
+    this.shared = false;
+    this.noPipeline = true;
+    this.phase = Phase.Idle;
+    this.execute(this.cur!, this.curKind, this.curBinary);
   }
 
   /**
@@ -1207,7 +1315,16 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       conn.forwardBehind(GtidWaitResponse.query(this.waitGtid, this.consistencyTimeoutMs), wait, bytes, this.curKind, this.curBinary, this);
       return;
     }
-    conn.forward(bytes, this.curKind, this.curBinary, (conn.capabilities & Capability.DEPRECATE_EOF) !== 0, this);
+    if (this.shared) {
+      conn.forwardPipelined(bytes, this.curKind, this.curBinary, this, false);
+    } else if (this.curPipelinable && conn.pool !== null) {
+      // First of a pipeline: statements of other sessions may join it until the connection is free again. With
+      // no other pipeline in flight the load is light: written at once rather than at the end of the turn.
+      const alone = conn.pool.shared.length === 0;
+      conn.pool.beginShared(conn);
+      this.shared = true;
+      conn.forwardPipelined(bytes, this.curKind, this.curBinary, this, alone);
+    } else conn.forward(bytes, this.curKind, this.curBinary, this);
   }
 
   /** Rewrites a statement command for the backend: its statement id, and parameter types when needed. */
@@ -1387,6 +1504,11 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
           this.onOkPacket(buf, start, end);
           return;
         }
+        if (end - start === 9 && buf[start + 8]! & (ServerStatus.SESSION_STATE_CHANGED >> 8)) {
+          // A classic EOF has no room for session tracking, only the flag: the session changed (a stored
+          // function in a SELECT …) and Sluice cannot tell how.
+          this.curStateChanged = true;
+        }
         break;
       case ControlKind.PrepareOk:
         this.onPrepareOk(buf, start);
@@ -1469,7 +1591,8 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   private writeClient(bytes: Buffer): void {
     const socket = this.socket;
-    if (!socket.write(bytes) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused) {
+    if (!socket.write(bytes) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused && !this.shared) {
+      // (A shared connection is never paused for one reader: its statements are short reads, buffered.)
       // Slow reader: stop reading from its backend connection until the client drains.
       this.backendPaused = true;
       this.backend.socket.pause();
@@ -1533,6 +1656,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     const failed = scanner.lastWasError;
     // Responses without a status (PREPARE_OK, statistics, ERR) leave the session's last known status.
     const status = scanner.statusSeen ? scanner.last.status : this.lastStatus;
+    if (this.shared) this.leavePipeline(conn, failed || scanner.last.warnings > 0 || (status & ServerStatus.IN_TRANS) !== 0 || this.curStateChanged || this.curVarsChanged);
     if (!failed) this.lastStatus = status;
     if (this.txLog !== null && (status & ServerStatus.IN_TRANS) === 0) this.txLog = null;
     const command = this.cur!.payload[0];
@@ -1566,6 +1690,10 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
       this.pins.delete(PinReason.SET_TRANSACTION);
     }
     if (this.curStateChanged && !this.curVarsChanged && !explainsStateChange(info, command)) this.addPin(PinReason.UNTRACKED_STATE);
+    if ((this.curStateChanged || this.curVarsChanged) && info !== null && info.kind === StatementKind.Select && this.curDigest !== null) {
+      // A read that changed its session (a stored function): never pipelined (others would run in that session).
+      this.ctx.digests.noteStateChange(this.curDigest.text);
+    }
     if (info !== null && this.curStateChanged && info.flags & StatementFlag.MULTI_STATEMENT) {
       // The lexer names the first statement's kind only: state changes by the others are not explained.
       this.addPin(PinReason.UNTRACKED_STATE);
@@ -1974,6 +2102,7 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
 
   onBackendClosed(conn: BackendConnection): void {
     if (conn !== this.backend) return;
+    this.shared = false;
     const wasPrimary = conn.pool !== null && conn.pool === this.pool;
     this.lostThreadId = conn.threadId;
     const pinsBefore = this.ctx.failover !== null && wasPrimary ? new Set(this.pins) : null;
@@ -2073,7 +2202,12 @@ export class ClientSession implements ResponseHandler, PoolWaiter, BackendOwner,
     this.backend?.pool?.removeSticky(this);
     const conn = this.backend;
     this.backend = null;
-    if (conn) {
+    if (conn !== null && this.shared) {
+      // Others' statements share this connection: only this session's response is dropped.
+      this.shared = false;
+      conn.abandonPipelined(this);
+      conn.pool?.leaveShared(conn);
+    } else if (conn) {
       if (phase === Phase.Forwarding || phase === Phase.Preparing || phase === Phase.Infile || phase === Phase.Finishing) {
         // Mid-statement: the server session is in an unknown state.
         conn.broken = true;

@@ -12,6 +12,8 @@ export interface DigestEntry {
   maxMs: number;
   rows: number;
   errors: number;
+  /** Times a statement of this digest changed the session (a stored function …): never pipelined then. */
+  stateChanges: number;
   readonly histogram: Uint32Array;
 }
 
@@ -40,6 +42,22 @@ export class DigestStats {
     e.histogram[bucketOf(ms)]!++;
   }
 
+  /**
+   * May statements of this digest be pipelined on a shared connection? Only once seen `minSamples` times,
+   * averaging at most `maxMs`, and never having changed the session: a slow statement would hold up the
+   * others queued behind it.
+   */
+  pipelinable(text: string, minSamples: number, maxMs: number): boolean {
+    const e = this.entries.get(text);
+    return e !== undefined && e.count >= minSamples && e.totalMs <= maxMs * e.count && e.stateChanges === 0;
+  }
+
+  /** A statement of this digest changed its session's state. */
+  noteStateChange(text: string): void {
+    const e = this.entries.get(text);
+    if (e !== undefined) e.stateChanges++;
+  }
+
   /** Entries by total time, highest first. */
   list(): DigestEntry[] {
     const all = [...this.entries.values()];
@@ -54,7 +72,7 @@ export class DigestStats {
 }
 
 function newEntry(text: string, hash: string): DigestEntry {
-  return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, histogram: new Uint32Array(BUCKETS) };
+  return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, stateChanges: 0, histogram: new Uint32Array(BUCKETS) };
 }
 
 /** Bucket i holds latencies up to 2^(i/2) µs. */

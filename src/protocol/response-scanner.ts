@@ -123,9 +123,11 @@ export class ResponseScanner {
     this.held = null;
   }
 
-  /** Feeds bytes from the server. Returns the number of bytes that came after the end of the response. */
+  /**
+   * Feeds bytes from the server. Returns the number of bytes that came after the end of the response.
+   * The handler is read at each call, so it can be replaced while a response streams (a client gone).
+   */
   feed(chunk: Buffer): number {
-    const h = this.handler!;
     const end = chunk.length;
     let pos = 0;
     let fwd = 0;
@@ -133,7 +135,7 @@ export class ResponseScanner {
       pos = this.fillHeld(chunk);
       fwd = pos;
       if (this.held !== null) {
-        h.onResponseChunkEnd(); // still incomplete
+        this.handler!.onResponseChunkEnd(); // still incomplete
         return 0;
       }
     }
@@ -149,9 +151,9 @@ export class ResponseScanner {
       const len = avail >= 4 ? chunk[pos]! | (chunk[pos + 1]! << 8) | (chunk[pos + 2]! << 16) : -1;
       if (avail < 4 || (avail < 5 && len > 0)) {
         // Header or first byte split: hold the few bytes and decide when the rest arrives.
-        if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
+        if (fwd < pos) this.handler!.onResponseBytes(chunk, fwd, pos);
         this.startHeld(chunk, pos, end, 5);
-        h.onResponseChunkEnd();
+        this.handler!.onResponseChunkEnd();
         return 0;
       }
       const total = 4 + len;
@@ -167,23 +169,24 @@ export class ResponseScanner {
         }
         continue;
       }
-      if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
+      if (fwd < pos) this.handler!.onResponseBytes(chunk, fwd, pos);
       if (avail < total) {
         this.startHeld(chunk, pos, end, total);
-        h.onResponseChunkEnd();
+        this.handler!.onResponseChunkEnd();
         return 0;
       }
       this.onControl(chunk, pos, pos + total);
       pos += total;
       fwd = pos;
     }
-    if (fwd < pos) h.onResponseBytes(chunk, fwd, pos);
+    if (fwd < pos) this.handler!.onResponseBytes(chunk, fwd, pos);
     if (this.state === State.Done && this.bodyRemaining === 0 && this.held === null) {
+      const h = this.handler!;
       this.handler = null;
       h.onResponseDone();
       return end - pos;
     }
-    h.onResponseChunkEnd();
+    this.handler!.onResponseChunkEnd();
     return 0;
   }
 

@@ -32,7 +32,7 @@ function pool(backend: string, user: string, caps: number, size: number, idle: n
     size,
     idleCount: idle,
     waiting,
-    stats: { created: size + 1, destroyed: 1, connectErrors: 2, acquireTimeouts: 3, waits: 4 },
+    stats: { created: size + 1, destroyed: 1, connectErrors: 2, acquireTimeouts: 3, waits: 4, pipelined: 7, evicted: 1 },
   };
 }
 
@@ -108,7 +108,7 @@ describe('admin documents', () => {
         ['db2', 'ro', ['found_rows'], 1, 0, 1, 0],
       ],
     );
-    assert.deepEqual(docs[0]!.stats, { created: 3, destroyed: 1, connect_errors: 2, acquire_timeouts: 3, waits: 4 });
+    assert.deepEqual(docs[0]!.stats, { created: 3, destroyed: 1, connect_errors: 2, acquire_timeouts: 3, waits: 4, pipelined: 7, evicted: 1 });
   });
 
   it('sessions: optional fields null when the session lacks them; statements normalized', () => {
@@ -192,6 +192,8 @@ describe('admin metrics', () => {
     assert.equal(value('sluice_gtid_waits_total'), 5);
     assert.equal(value('sluice_gtid_wait_timeouts_total'), 1);
     assert.equal(value('sluice_pool_acquire_timeouts_total', { backend: 'db1' }), 6);
+    assert.equal(value('sluice_pool_pipelined_total', { backend: 'db1' }), 14);
+    assert.equal(value('sluice_pool_pipeline_evicted_total', { backend: 'db1' }), 2);
     // Counters follow the proxy's (monotonic) counters between scrapes.
     const ctx = fakeContext();
     const m2 = createSluiceMetrics(ctx, null, { processMetrics: false });

@@ -68,6 +68,7 @@ describe('parseConfig: valid input', () => {
         max_lifetime_ms: 3600000,
         acquire_timeout_ms: 10000,
         statement_cache_size: 256,
+        pipelining: { enabled: true, max_depth: 16, max_statement_ms: 2, min_samples: 20 },
       },
       multiplexing: true,
       routing: {
