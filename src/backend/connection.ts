@@ -63,7 +63,13 @@ class DiscardResponse implements ResponseHandler {
   onResponseDone(): void {}
   onResponseChunkEnd(): void {}
 }
-const DISCARD = new DiscardResponse();
+/** The response of a statement evicted from the pipeline (its session runs it again elsewhere). */
+const EVICTED = new DiscardResponse();
+/** The response of a session that went away: it still counts as a user of the shared connection until it ends. */
+const ABANDONED = new DiscardResponse();
+
+/** Status flags of a discarded response that mean the session changed under the statements behind it. */
+const SESSION_CHANGED = 0x4000 /* SESSION_STATE_CHANGED */ | 0x0001 /* IN_TRANS */;
 
 /**
  * Pipelined writes are gathered per connection and written once per event-loop turn, after every client
@@ -119,7 +125,7 @@ export class BackendConnection {
   private framer: PacketFramer | null = new PacketFramer();
   private pendingInternal: InternalResponse | null = null;
   /** Responses expected after the one the scanner follows now, in order (pipelined commands). */
-  private readonly expected: ExpectedResponse[] = [];
+  private readonly expected: Array<ExpectedResponse | null> = [];
   private expectedHead = 0;
   /** The client whose pipelined statement the scanner follows now (null for exclusive use). */
   private activeClient: PipelineClient | null = null;
@@ -331,7 +337,9 @@ export class BackendConnection {
     try {
       let data = chunk;
       for (;;) {
+        const handler = this.scanner.handler;
         const extra = this.scanner.feed(data);
+        if (!this.scanner.isActive() && (handler === EVICTED || handler === ABANDONED)) this.discardedResponseDone(handler);
         if (this.scanner.isActive()) {
           // Still streaming, or Sluice began a command of its own once the response ended (nothing can follow).
           if (extra > 0) this.markBroken('bytes after the end of a response');
@@ -354,15 +362,34 @@ export class BackendConnection {
     }
   }
 
+  /**
+   * A response nobody reads any more has ended. If it changed the server session (a stored function, a
+   * transaction left open), the statements behind it ran in that changed session: they are evicted and the
+   * connection's tracked state is wrong, so it is not reused. An abandoned session's share of the connection
+   * ends only now, so the connection cannot go back to the pool while its response still streams.
+   */
+  private discardedResponseDone(handler: ResponseHandler): void {
+    if (this.scanner.statusSeen && (this.scanner.last.status & SESSION_CHANGED) !== 0) {
+      this.markBroken('a discarded pipelined statement changed the session');
+      if (this.shared) this.evictPipeline();
+    }
+    if (handler === ABANDONED && this.shared) this.pool?.leaveShared(this);
+  }
+
   /** Arms the scanner for the next expected response; false when none is expected. */
   private startNext(): boolean {
     if (this.expectedHead === this.expected.length) {
       this.activeClient = null;
       return false;
     }
-    const next = this.expected[this.expectedHead++]!;
+    const next = this.expected[this.expectedHead]!;
+    this.expected[this.expectedHead++] = null; // the entry holds a session: let it go
     if (this.expectedHead === this.expected.length) {
       this.expected.length = 0;
+      this.expectedHead = 0;
+    } else if (this.expectedHead >= 64 && this.expectedHead * 2 >= this.expected.length) {
+      // A connection that never drains (joiners keep coming) must not grow its queue forever.
+      this.expected.splice(0, this.expectedHead);
       this.expectedHead = 0;
     }
     this.activeClient = next.client;
@@ -382,10 +409,13 @@ export class BackendConnection {
     this.expected.push({ kind, binary, handler, client });
   }
 
-  /** Responses still expected after the current one. */
-  get queuedResponses(): number {
-    return this.expected.length - this.expectedHead;
+  /** Client statements queued behind the current response (not counting evicted or abandoned ones). */
+  queuedClients(): number {
+    let n = 0;
+    for (let i = this.expectedHead; i < this.expected.length; i++) if (this.expected[i]!.client !== null) n++;
+    return n;
   }
+
 
   /** Writes now, or behind pipelined bytes that are still waiting for the end of the turn. */
   private write(bytes: Buffer): void {
@@ -433,30 +463,34 @@ export class BackendConnection {
    * A statement changed this connection's session: the pipelined statements queued behind it ran in that
    * changed session, so their responses are dropped and their sessions run them again elsewhere.
    */
-  evictPipeline(): void {
+  evictPipeline(): number {
     const evicted: PipelineClient[] = [];
     for (let i = this.expectedHead; i < this.expected.length; i++) {
       const e = this.expected[i]!;
       if (e.client === null) continue;
       evicted.push(e.client);
-      e.handler = DISCARD;
+      e.handler = EVICTED;
       e.client = null;
+      this.sharedUsers--;
     }
-    this.sharedUsers = 0;
     for (const c of evicted) c.onPipelineEvicted(this);
+    return evicted.length;
   }
 
-  /** A pipelined client went away (closed) before its response: the response is consumed and dropped. */
+  /**
+   * A pipelined client went away (closed) before its response: the response is consumed and dropped, and the
+   * client's share of the connection ends with it (see discardedResponseDone).
+   */
   abandonPipelined(client: PipelineClient): void {
     if (this.activeClient === client) {
       this.activeClient = null;
-      this.scanner.handler = DISCARD;
+      this.scanner.handler = ABANDONED;
       return;
     }
     for (let i = this.expectedHead; i < this.expected.length; i++) {
       const e = this.expected[i]!;
       if (e.client !== client) continue;
-      e.handler = DISCARD;
+      e.handler = ABANDONED;
       e.client = null;
       return;
     }
@@ -470,8 +504,18 @@ export class BackendConnection {
     this.pendingInternal = null;
     if (pending) pending.fail(error);
     this.scanner.reset();
+    // Pipelined statements still waiting for the end of the turn never reached the server: their sessions
+    // run them again elsewhere (the last `unsent` expected responses are theirs).
+    let unsent = this.shared ? this.batch.length : 0;
     this.batch = [];
-    // Every session with a pipelined statement in flight here hears of it, besides the owner.
+    const rerun: PipelineClient[] = [];
+    for (let i = this.expected.length - 1; i >= this.expectedHead && unsent > 0; i--, unsent--) {
+      const e = this.expected[i]!;
+      if (e.client === null) continue;
+      rerun.push(e.client);
+      e.client = null;
+    }
+    // Every other session with a pipelined statement in flight here hears of it, besides the owner.
     const clients: PipelineClient[] = [];
     if (this.activeClient !== null) clients.push(this.activeClient);
     for (let i = this.expectedHead; i < this.expected.length; i++) {
@@ -483,6 +527,7 @@ export class BackendConnection {
     this.activeClient = null;
     this.owner?.onBackendClosed(this, err);
     for (const c of clients) if (c !== this.owner) c.onBackendClosed(this, err);
+    for (let i = rerun.length - 1; i >= 0; i--) rerun[i]!.onPipelineEvicted(this);
   }
 
   markBroken(_why: string): void {
@@ -605,6 +650,7 @@ export class BackendConnection {
   /** Polite close: COM_QUIT then end. */
   quit(): void {
     if (this.closed) return;
+    this.flushBatch(); // pipelined bytes of this turn go before the QUIT
     try {
       this.socket.end(Buffer.from([1, 0, 0, 0, Command.QUIT]));
     } catch {

@@ -912,7 +912,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
    */
   private sharedConnection(pool: BackendPool, unflushedOnly: boolean): BackendConnection | null {
     const list = pool.shared;
-    if (list.length === 0) return null;
+    // Someone waits for a connection: shared ones must drain and go back rather than take more statements.
+    if (list.length === 0 || pool.waiting > 0) return null;
     const cfg = this.ctx.config.pool.pipelining;
     const sig = this.state.signature();
     const stmt = this.curStmt;
@@ -939,9 +940,9 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
 
   /**
    * The pipelined statement is answered. Usually the session just lets go of the connection. If the
-   * statement left something the next one must find on this connection (warnings, an error, a session
-   * change), the session keeps it as if it had it alone, and the statements queued behind (which ran after
-   * it, in a session that may have changed) are evicted: dropped and run again elsewhere.
+   * statement changed the session (or left warnings and nothing ran behind it, for SHOW WARNINGS), the
+   * session keeps the connection as if it had it alone, and the statements queued behind (which ran after it,
+   * in a session that changed) are evicted: their responses dropped, run again elsewhere.
    */
   private leavePipeline(conn: BackendConnection, keep: boolean): void {
     this.shared = false;
@@ -951,13 +952,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       pool.leaveShared(conn);
       return;
     }
+    const evicted = conn.evictPipeline();
+    pool.stats.evicted += evicted;
     pool.endShared(conn);
     conn.owner = this;
-    const behind = conn.queuedResponses;
-    if (behind > 0) {
-      pool.stats.evicted += behind;
-      conn.evictPipeline();
-    }
   }
 
   /** A statement ahead of ours on the shared connection changed its session: run ours again elsewhere. */
@@ -1615,6 +1613,9 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
         this.pins.delete(PinReason.TRANSACTION);
         this.recording = null;
         this.detachBackend(true);
+      } else if (this.shared) {
+        this.recording = null;
+        this.leavePipeline(conn, false);
       } else {
         this.recording = null;
         this.backend = null;
@@ -1635,8 +1636,12 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     }
     const d = this.curDigest;
     if (d !== null) {
-      const ms = performance.now() - this.startedAt;
-      this.ctx.digests.record(d, ms, conn.scanner.rows, conn.scanner.lastWasError);
+      const now = performance.now();
+      const ms = now - this.startedAt;
+      // A pipelined statement's digest counts from when the server started on it, not the wait behind others:
+      // the digest decides whether it may be pipelined, and that must not flip with the load.
+      this.ctx.digests.record(d, this.shared ? now - conn.busySince : ms, conn.scanner.rows, conn.scanner.lastWasError);
+      if (conn.scanner.last.warnings > 0) this.ctx.digests.noteWarnings(d.text);
       this.ctx.statementStats.record(conn.pool!.endpoint.name, this.curReplica !== null ? 'replica' : 'primary', ms, this.curErrno);
     }
     if (this.recording !== null) {
@@ -1656,7 +1661,11 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     const failed = scanner.lastWasError;
     // Responses without a status (PREPARE_OK, statistics, ERR) leave the session's last known status.
     const status = scanner.statusSeen ? scanner.last.status : this.lastStatus;
-    if (this.shared) this.leavePipeline(conn, failed || scanner.last.warnings > 0 || (status & ServerStatus.IN_TRANS) !== 0 || this.curStateChanged || this.curVarsChanged);
+    if (this.shared) {
+      const changed = (status & ServerStatus.IN_TRANS) !== 0 || this.curStateChanged || this.curVarsChanged;
+      // Warnings (or an error) are for SHOW WARNINGS on this connection: kept only if nothing ran behind.
+      this.leavePipeline(conn, changed || ((failed || scanner.last.warnings > 0) && conn.queuedClients() === 0));
+    }
     if (!failed) this.lastStatus = status;
     if (this.txLog !== null && (status & ServerStatus.IN_TRANS) === 0) this.txLog = null;
     const command = this.cur!.payload[0];
@@ -2203,10 +2212,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     const conn = this.backend;
     this.backend = null;
     if (conn !== null && this.shared) {
-      // Others' statements share this connection: only this session's response is dropped.
+      // Others' statements share this connection: only this session's response is dropped (and its share of
+      // the connection ends when that response has gone by).
       this.shared = false;
       conn.abandonPipelined(this);
-      conn.pool?.leaveShared(conn);
     } else if (conn) {
       if (phase === Phase.Forwarding || phase === Phase.Preparing || phase === Phase.Infile || phase === Phase.Finishing) {
         // Mid-statement: the server session is in an unknown state.

@@ -14,6 +14,8 @@ export interface DigestEntry {
   errors: number;
   /** Times a statement of this digest changed the session (a stored function …): never pipelined then. */
   stateChanges: number;
+  /** Statements of this digest that left warnings. */
+  warned: number;
   readonly histogram: Uint32Array;
 }
 
@@ -44,12 +46,19 @@ export class DigestStats {
 
   /**
    * May statements of this digest be pipelined on a shared connection? Only once seen `minSamples` times,
-   * averaging at most `maxMs`, and never having changed the session: a slow statement would hold up the
-   * others queued behind it.
+   * averaging at most `maxMs`, never having changed the session, and rarely (under 2 %) ending with an error or
+   * warnings: a slow statement would hold up the others queued behind it, and the warnings of a statement
+   * with others behind it are gone before SHOW WARNINGS can read them.
    */
   pipelinable(text: string, minSamples: number, maxMs: number): boolean {
     const e = this.entries.get(text);
-    return e !== undefined && e.count >= minSamples && e.totalMs <= maxMs * e.count && e.stateChanges === 0;
+    return e !== undefined && e.count >= minSamples && e.totalMs <= maxMs * e.count && e.stateChanges === 0 && (e.errors + e.warned) * 50 < e.count;
+  }
+
+  /** A statement of this digest left warnings (SHOW WARNINGS may follow it). */
+  noteWarnings(text: string): void {
+    const e = this.entries.get(text);
+    if (e !== undefined) e.warned++;
   }
 
   /** A statement of this digest changed its session's state. */
@@ -72,7 +81,7 @@ export class DigestStats {
 }
 
 function newEntry(text: string, hash: string): DigestEntry {
-  return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, stateChanges: 0, histogram: new Uint32Array(BUCKETS) };
+  return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, stateChanges: 0, warned: 0, histogram: new Uint32Array(BUCKETS) };
 }
 
 /** Bucket i holds latencies up to 2^(i/2) µs. */

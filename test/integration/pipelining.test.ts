@@ -162,6 +162,23 @@ describe('pipelining on one connection', () => {
     await endAll([a!, b!]);
   });
 
+  test('warnings with statements behind them: those are not evicted (warnings do not change the session)', { timeout: 30000 }, async () => {
+    const [a, b, c] = await clients(sluice, 3);
+    await warm(b!, "SELECT CAST('8' AS DECIMAL) AS n");
+    const pool = primaryPool(sluice);
+    const evicted = pool.stats.evicted;
+    const slow = a!.query('SELECT SLEEP(0.3)');
+    await sleep(50);
+    const rb = b!.query<mysql.RowDataPacket[]>("SELECT CAST('8x' AS DECIMAL) AS n");
+    await sleep(20);
+    const rc = c!.query<mysql.RowDataPacket[]>('SELECT id FROM t WHERE id = 1');
+    const [, [[sb]], [[sc]]] = await Promise.all([slow, rb, rc]);
+    assert.equal(Number(sb!.n), 8);
+    assert.deepEqual(sc, { id: 1 });
+    assert.equal(pool.stats.evicted, evicted, 'nothing evicted');
+    await endAll([a!, b!, c!]);
+  });
+
   test('a client that goes away mid-pipeline costs only its own response', { timeout: 30000 }, async () => {
     const [a, b, c] = await clients(sluice, 3);
     const pool = primaryPool(sluice);
