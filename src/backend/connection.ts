@@ -137,6 +137,8 @@ export class BackendConnection {
   shared = false;
   /** Sessions with a pipelined statement in flight on this connection. */
   sharedUsers = 0;
+  /** Statements that joined since the connection became shared (bounds how long it stays away from waiters). */
+  sharedJoins = 0;
   /** When the server started on the pipelined statement answered now (performance.now()). */
   busySince = 0;
 

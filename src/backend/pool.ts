@@ -127,6 +127,7 @@ export class BackendPool implements BackendOwner {
   beginShared(conn: BackendConnection): void {
     conn.shared = true;
     conn.sharedUsers = 1;
+    conn.sharedJoins = 0;
     conn.owner = this;
     this.shared.push(conn);
     this.stats.pipelined++;
@@ -135,6 +136,7 @@ export class BackendPool implements BackendOwner {
   /** Another session's statement joins a shared connection. */
   joinShared(conn: BackendConnection): void {
     conn.sharedUsers++;
+    conn.sharedJoins++;
     this.stats.pipelined++;
   }
 

@@ -912,8 +912,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
    */
   private sharedConnection(pool: BackendPool, unflushedOnly: boolean): BackendConnection | null {
     const list = pool.shared;
-    // Someone waits for a connection: shared ones must drain and go back rather than take more statements.
-    if (list.length === 0 || pool.waiting > 0) return null;
+    if (list.length === 0) return null;
+    // While someone waits for a connection, a shared one takes at most max_depth statements in all, then
+    // drains and goes back to the pool (a shared connection always busy would never reach the waiters).
+    const waiters = pool.waiting > 0;
     const cfg = this.ctx.config.pool.pipelining;
     const sig = this.state.signature();
     const stmt = this.curStmt;
@@ -922,7 +924,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     let best: BackendConnection | null = null;
     for (let i = 0; i < list.length; i++) {
       const c = list[i]!;
-      if (c.sharedUsers >= cfg.max_depth || c.closed || c.broken || (unflushedOnly ? !c.batchPending : c.busySince < startedAfter)) continue;
+      if (c.sharedUsers >= cfg.max_depth || c.closed || c.broken || (waiters && c.sharedJoins >= cfg.max_depth)) continue;
+      if (unflushedOnly ? !c.batchPending : c.busySince < startedAfter) continue;
       if (c.state.signature() !== sig || (stmt !== null && !c.statements.has(stmt.key))) continue;
       if (unflushedOnly) return c;
       if (best === null || c.sharedUsers < best.sharedUsers) best = c;
