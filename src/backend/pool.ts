@@ -20,6 +20,8 @@ export interface PoolOptions {
 export interface PoolWaiter {
   onConnectionAcquired(conn: BackendConnection): void;
   onConnectionFailed(err: Error): void;
+  /** A shared connection was just handed to an earlier waiter: join it now if this waiter's statement may (pipelining). */
+  joinWaiting?(conn: BackendConnection): boolean;
 }
 
 /** A client keeping a connection only as a courtesy (warnings of its last statement); gives it up on demand. */
@@ -43,7 +45,7 @@ export class BackendPool implements BackendOwner {
   private closed = false;
   private sweeper: NodeJS.Timeout;
   /** Counters for operators. */
-  readonly stats = { created: 0, destroyed: 0, connectErrors: 0, acquireTimeouts: 0, waits: 0, pipelined: 0, evicted: 0 };
+  readonly stats = { created: 0, destroyed: 0, connectErrors: 0, acquireTimeouts: 0, waits: 0, pipelined: 0, joined: 0, evicted: 0 };
 
   constructor(
     readonly key: string,
@@ -138,6 +140,7 @@ export class BackendPool implements BackendOwner {
     conn.sharedUsers++;
     conn.sharedJoins++;
     this.stats.pipelined++;
+    this.stats.joined++;
   }
 
   /** A session's pipelined statement is answered; the last one out gives the connection back. */
@@ -193,9 +196,27 @@ export class BackendPool implements BackendOwner {
     if (next) {
       clearTimeout(next.timer);
       next.waiter.onConnectionAcquired(conn);
+      if (conn.shared) this.offerShared(conn);
       return;
     }
     this.idle.push(conn);
+  }
+
+  /**
+   * The waiter at the head of the queue began a pipeline on `conn`: the waiters behind it whose statements
+   * may be pipelined join it at once, in queue order (the queue drains in batches, fairly, rather than one
+   * connection per waiting statement).
+   */
+  private offerShared(conn: BackendConnection): void {
+    for (let i = 0; i < this.waiters.length && conn.shared; ) {
+      const w = this.waiters[i]!;
+      if (w.waiter.joinWaiting === undefined || !w.waiter.joinWaiting(conn)) {
+        i++;
+        continue;
+      }
+      clearTimeout(w.timer);
+      this.waiters.splice(i, 1);
+    }
   }
 
   /** A connection died (socket closed) while idle or while in use. */

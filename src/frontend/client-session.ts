@@ -933,6 +933,18 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     return best;
   }
 
+  /** Waiting for a connection of `conn`'s pool, which was just handed to an earlier waiter that shares it. */
+  joinWaiting(conn: BackendConnection): boolean {
+    const pool = conn.pool;
+    if (this.phase !== Phase.Acquiring || !this.curPipelinable || this.held || pool === null || this.waitingPool !== pool) return false;
+    const stmt = this.curStmt;
+    if (conn.sharedUsers >= this.ctx.config.pool.pipelining.max_depth || conn.state.signature() !== this.state.signature()) return false;
+    if (stmt !== null && !conn.statements.has(stmt.key)) return false;
+    this.waitingPool = null;
+    this.joinPipeline(pool, conn);
+    return true;
+  }
+
   private joinPipeline(pool: BackendPool, conn: BackendConnection): void {
     pool.joinShared(conn);
     this.backend = conn;

@@ -100,7 +100,7 @@ describe('pipelining on one connection', () => {
   before(async () => {
     sluice = await startTestSluice({ pool: { max: 1, acquire_timeout_ms: 20000, pipelining: { min_samples: 1, max_statement_ms: 5000 } } });
     const c = await connectApp(sluice.port, { database: db });
-    await warm(c, 'SELECT SLEEP(0)', "SELECT CAST('7' AS SIGNED) AS n", 'SELECT 1 AS n', 'SELECT tz_shift(0) AS x', 'SELECT @@time_zone AS tz', 'SELECT id FROM t WHERE id = 1');
+    await warm(c, 'SELECT SLEEP(0)', 'SELECT id, 0 AS who FROM t WHERE id = 1', "SELECT CAST('7' AS SIGNED) AS n", 'SELECT 1 AS n', 'SELECT tz_shift(0) AS x', 'SELECT @@time_zone AS tz', 'SELECT id FROM t WHERE id = 1');
     await c.end();
   });
   after(async () => sluice?.close());
@@ -177,6 +177,24 @@ describe('pipelining on one connection', () => {
     assert.deepEqual(sc, { id: 1 });
     assert.equal(pool.stats.evicted, evicted, 'nothing evicted');
     await endAll([a!, b!, c!]);
+  });
+
+  test('reads waiting for the only connection join the first of them in one pipeline when it is free', { timeout: 30000 }, async () => {
+    const conns = await clients(sluice, 11);
+    const pool = primaryPool(sluice);
+    const before = { ...pool.stats };
+    // DO is not a read: it has the connection to itself, and the reads queue in the pool meanwhile.
+    const busy = conns[0]!.query('DO SLEEP(0.3)');
+    await sleep(50);
+    const reads = conns.slice(1).map((c, i) => c.query<mysql.RowDataPacket[]>(`SELECT id, ${i} AS who FROM t WHERE id = ${i + 1}`));
+    await busy;
+    const results = await Promise.all(reads);
+    for (const [i, [rows]] of results.entries()) assert.deepEqual(rows[0], { id: i + 1, who: i });
+    assert.equal(pool.stats.waits - before.waits, 10, 'the reads waited for the connection');
+    assert.equal(pool.stats.pipelined - before.pipelined, 10, 'all pipelined');
+    assert.equal(pool.stats.joined - before.joined, 9, 'the first to get the connection began a pipeline, the other nine joined it from the queue');
+    assert.equal(pool.size, 1);
+    await endAll(conns);
   });
 
   test('a client that goes away mid-pipeline costs only its own response', { timeout: 30000 }, async () => {
