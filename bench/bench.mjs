@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import {
   BENCH_DIR, startTopology, findFreePorts, env, QUICK, TIME, PS_MODE, WARMUP, list, TABLES, TABLE_SIZE, TMP, STAMP, LOG_DIR,
   SLUICE_USER, die, log, sleep, state, setTopology, teardown, stopProc, spawnTracked, jsonChannel, fmtExit, tail, waitPort,
-  readRssKiB, mib, status, waitConnHeadroom as waitHeadroom, prepareSysbench, runSysbench, startSluiceProc as startSluice,
+  readRssKiB, mib, cpuTicks, machineTicks, usPerQuery, status, waitConnHeadroom as waitHeadroom, prepareSysbench, runSysbench, startSluiceProc as startSluice,
   collectVersions, saveServerLogs, writeResults, f, int, ratio, cell,
 } from './lib.mjs';
 
@@ -170,8 +170,18 @@ async function main() {
         const label = `${workload}-t${threads}-${name}`;
         await ensureAlive(name, `before ${label}`);
         await waitConnHeadroom(name === 'sluice' ? Math.min(threads, 20) : threads);
+        // CPU of the proxy and of MariaDB over the run, per query, and how idle the machine was.
+        const proxyPid = targets[name].pid;
+        const cpu0 = { proxy: proxyPid ? cpuTicks(proxyPid) : null, db: cpuTicks(topo.primary.pid), machine: machineTicks() };
         const res = await runSysbench(label, workload, targets[name], threads, TIME);
+        const cpu1 = { proxy: proxyPid ? cpuTicks(proxyPid) : null, db: cpuTicks(topo.primary.pid), machine: machineTicks() };
         const row = { workload, threads, target: name, ...res };
+        row.cpu = {
+          proxyUs: usPerQuery(cpu0.proxy, cpu1.proxy, res.queries),
+          proxyUserUs: usPerQuery(cpu0.proxy, cpu1.proxy, res.queries, 'user'),
+          dbUs: usPerQuery(cpu0.db, cpu1.db, res.queries),
+          idlePct: ((cpu1.machine.idle - cpu0.machine.idle) / Math.max(1, cpu1.machine.total - cpu0.machine.total)) * 100,
+        };
         const t = targets[name];
         if (t.proc && t.proc.done) {
           row.status = `${row.status === 'ok' ? '' : row.status + '; '}PROXY DIED (${fmtExit(t.proc.result)})`;
@@ -312,6 +322,13 @@ function report() {
           `| ${threads} | ${r.target} | ${int(r.qps)} | ${r.target === 'direct' ? '1.00' : f(ratio(r.qps, d?.qps))} | ${f(ratio(r.qps, h?.qps))} | ${f(r.avgMs, 3)} | ${f(r.p95Ms)} | ${r.target === 'direct' ? '0' : f(x, 3)} | ${per(hx)} | ${per(rx)} | ${r.errors ?? '—'} | ${r.reconnects ?? '—'} | ${cell(r.status)} |`,
         );
       }
+    }
+    L.push('', `CPU per query (µs, from /proc/<pid>/stat over each run; the proxy's user-space share in parentheses) and machine idle:`, '');
+    L.push('| threads | target | proxy µs/query | MariaDB µs/query | machine idle % |');
+    L.push('|---:|---|---:|---:|---:|');
+    for (const r of rows) {
+      const c = r.cpu ?? {};
+      L.push(`| ${r.threads} | ${r.target} | ${c.proxyUs === null || c.proxyUs === undefined ? '—' : `${f(c.proxyUs, 1)} (${f(c.proxyUserUs, 1)})`} | ${f(c.dbUs, 1)} | ${f(c.idlePct, 0)} |`);
     }
     L.push('');
   }

@@ -296,6 +296,29 @@ export function readRssKiB(pid) {
 }
 export const mib = (kib) => kib / 1024;
 
+/** CPU time (user, system) of a process in clock ticks (/proc/<pid>/stat); null when it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return { user: Number(f[11]), system: Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Idle and total jiffies of the whole machine (/proc/stat). */
+export function machineTicks() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** Microseconds of CPU per query from two cpuTicks() readings (clock ticks are 1/100 s on Linux). */
+export function usPerQuery(a, b, queries, field) {
+  if (!a || !b || !queries) return null;
+  const ticks = field === 'user' ? b.user - a.user : b.user + b.system - a.user - a.system;
+  return (ticks * 10000) / queries;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // MariaDB helpers (via the topology's CLI exec over the unix socket)
 
