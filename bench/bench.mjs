@@ -21,8 +21,9 @@ import {
 
 const WORKLOADS = list(env.BENCH_WORKLOADS, ['oltp_point_select', 'oltp_read_only']);
 const THREADS = list(env.BENCH_THREADS, QUICK ? ['1', '16'] : ['1', '16', '64']).map(Number);
-const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', 'sluice', 'sluice-nomux'];
-const TARGETS = list(env.BENCH_TARGETS, ALL_TARGETS);
+// sluice-nopipe (multiplexing on, pool.pipelining off) only when asked for: it isolates what pipelining brings.
+const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', 'sluice', 'sluice-nopipe', 'sluice-nomux'];
+const TARGETS = list(env.BENCH_TARGETS, ALL_TARGETS.filter((t) => t !== 'sluice-nopipe'));
 const BIG_THREADS = Number(env.BENCH_BIG_THREADS ?? 1000);
 const IDLE_CONNS = Number(env.BENCH_IDLE_CONNS ?? 5000);
 const SKIP = new Set(list(env.BENCH_SKIP, [])); // 'big', 'mem'
@@ -42,7 +43,7 @@ const targets = {}; // name -> { name, port, user, password, proc?, pid? }
 const events = []; // notable things (crashes, restarts) for the report
 
 function sluiceConfig(kind) {
-  const mux = kind === 'sluice';
+  const mux = kind !== 'sluice-nomux';
   return {
     listeners: [{ host: '127.0.0.1', port: 0 }],
     backends: [{ name: 'primary', host: '127.0.0.1', port: topo.primary.port, role: 'primary' }],
@@ -51,7 +52,7 @@ function sluiceConfig(kind) {
     passthrough_users: { enabled: false },
     // Without multiplexing every client holds its own backend connection: let idle ones go quickly so they do
     // not eat into max_connections=100 during the other targets' runs.
-    pool: mux ? { min: 0, max: 20 } : { min: 0, max: 200, idle_timeout_ms: 2000 },
+    pool: mux ? { min: 0, max: 20, pipelining: { enabled: kind !== 'sluice-nopipe' } } : { min: 0, max: 200, idle_timeout_ms: 2000 },
     multiplexing: mux,
     limits: { max_client_connections: 10000 },
     shutdown_grace_ms: 2000,
@@ -108,7 +109,7 @@ async function ensureAlive(name, when) {
   const ev = { kind: 'crash', target: name, when, exit: fmtExit(t.proc.result), logTail: t.logFile ? tail(t.logFile, 30) : tail(path.join(LOG_DIR, `${name}.log`), 30) };
   events.push(ev);
   log(`!! ${name} is not running (${ev.exit}) — restarting; log tail:\n${ev.logTail}`);
-  if (name === 'sluice' || name === 'sluice-nomux') targets[name] = await startSluiceProc(name);
+  if (name.startsWith('sluice')) targets[name] = await startSluiceProc(name);
   else if (name === 'node-relay') targets[name] = await startRelay();
   else if (name === 'haproxy') targets[name] = await startHaproxy(t.port);
 }
@@ -139,16 +140,18 @@ async function main() {
   targets.direct = { name: 'direct', port: topo.primary.port, user: topo.root.user, password: topo.root.password };
   const [haproxyPort] = await findFreePorts(1);
   log('starting haproxy, node-relay, sluice (multiplexing on), sluice-nomux…');
-  const [h, r, s1, s2] = await Promise.all([
+  const [h, r, s1, s2, s3] = await Promise.all([
     TARGETS.includes('haproxy') ? startHaproxy(haproxyPort) : null,
     TARGETS.includes('node-relay') ? startRelay() : null,
     TARGETS.includes('sluice') || !SKIP.has('big') ? startSluiceProc('sluice') : null,
     TARGETS.includes('sluice-nomux') ? startSluiceProc('sluice-nomux') : null,
+    TARGETS.includes('sluice-nopipe') ? startSluiceProc('sluice-nopipe') : null,
   ]);
   if (h) targets.haproxy = h;
   if (r) targets['node-relay'] = r;
   if (s1) targets.sluice = s1;
   if (s2) targets['sluice-nomux'] = s2;
+  if (s3) targets['sluice-nopipe'] = s3;
   log(`ports: ${Object.values(targets).map((t) => `${t.name}=${t.port}`).join(' ')}`);
 
   // 3. warm-up (JIT, buffer pool) — not recorded unless it fails
@@ -169,7 +172,7 @@ async function main() {
       for (const name of TARGETS) {
         const label = `${workload}-t${threads}-${name}`;
         await ensureAlive(name, `before ${label}`);
-        await waitConnHeadroom(name === 'sluice' ? Math.min(threads, 20) : threads);
+        await waitConnHeadroom(name === 'sluice' || name === 'sluice-nopipe' ? Math.min(threads, 20) : threads);
         // CPU of the proxy and of MariaDB over the run, per query, and how idle the machine was.
         const proxyPid = targets[name].pid;
         const cpu0 = { proxy: proxyPid ? cpuTicks(proxyPid) : null, db: cpuTicks(topo.primary.pid), machine: machineTicks() };
@@ -193,7 +196,7 @@ async function main() {
       }
     }
   }
-  for (const name of ['sluice', 'sluice-nomux']) {
+  for (const name of ['sluice', 'sluice-nomux', 'sluice-nopipe']) {
     const t = targets[name];
     if (t?.proc && !t.proc.done) {
       try {
@@ -207,7 +210,7 @@ async function main() {
   // 5. 1000 client threads through Sluice (multiplexing on) against max_connections=100
   if (!SKIP.has('big')) {
     log(`${BIG_THREADS}-thread run through sluice (multiplexing on): stopping the other proxies first…`);
-    for (const name of ['haproxy', 'node-relay', 'sluice-nomux']) if (targets[name]?.proc) await stopProc(targets[name].proc);
+    for (const name of ['haproxy', 'node-relay', 'sluice-nomux', 'sluice-nopipe']) if (targets[name]?.proc) await stopProc(targets[name].proc);
     await ensureAlive('sluice', `before the ${BIG_THREADS}-thread run`);
     const deadline = Date.now() + 15000;
     while ((await status('Threads_connected')) > 30 && Date.now() < deadline) await sleep(250);
@@ -243,7 +246,7 @@ async function main() {
 
   // 6. memory: a fresh Sluice (multiplexing on), idle, then with IDLE_CONNS idle client connections
   if (!SKIP.has('mem')) {
-    for (const name of ['sluice', 'sluice-nomux', 'haproxy', 'node-relay']) if (targets[name]?.proc) await stopProc(targets[name].proc);
+    for (const name of ['sluice', 'sluice-nomux', 'sluice-nopipe', 'haproxy', 'node-relay']) if (targets[name]?.proc) await stopProc(targets[name].proc);
     log(`memory: fresh sluice (multiplexing on), then ${IDLE_CONNS} idle client connections…`);
     const s = await startSluiceProc('sluice');
     mem = { connections: IDLE_CONNS };
@@ -293,7 +296,7 @@ function report() {
   L.push(`- machine: ${versions.cpu ?? '?'}, ${versions.cores ?? '?'} cores, ${versions.memGiB ?? '?'} GiB RAM (sysbench, MariaDB and the proxies share it: numbers are noisy)`);
   L.push(`- ${versions.mariadbd ?? ''}; ${versions.sysbench ?? ''}; ${versions.haproxy ?? ''}; node ${versions.node ?? ''}; sluice ${versions.git ?? '?'}`);
   L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
-  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20), **sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
+  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');
   L.push('');
@@ -359,7 +362,7 @@ function report() {
     if (mem.sluiceDied) L.push('Sluice died during the memory test:', '```', mem.sluiceDied, '```', '');
   }
 
-  const extraRss = ['sluice', 'sluice-nomux'].filter((n) => targets[n]?.rssAfterMatrixKiB);
+  const extraRss = ['sluice', 'sluice-nomux', 'sluice-nopipe'].filter((n) => targets[n]?.rssAfterMatrixKiB);
   if (extraRss.length) {
     L.push(`RSS of the benchmarked Sluice processes after the matrix: ${extraRss.map((n) => `${n} ${f(mib(targets[n].rssAfterMatrixKiB), 1)} MiB`).join(', ')}.`, '');
   }

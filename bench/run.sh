@@ -14,7 +14,8 @@
 #   BENCH_WARMUP=2           warm-up seconds per target before the matrix (0 = none; quick: 1)
 #   BENCH_WORKLOADS=a,b      default oltp_point_select,oltp_read_only
 #   BENCH_THREADS=1,16,64    thread counts
-#   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nomux
+#   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nomux (default all of these), plus
+#                            sluice-nopipe (pool.pipelining off) when named
 #   BENCH_BIG_THREADS=1000   client threads of the max_connections test
 #   BENCH_IDLE_CONNS=5000    idle connections of the memory test
 #   BENCH_SKIP=big,mem       skip the 1000-thread and/or memory test
