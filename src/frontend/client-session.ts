@@ -1347,10 +1347,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       const at = 4 + boundFlagOffset;
       if (bytes[at] === 1) {
         // Types sent: remember them (copy only when they changed) for executes on other connections.
-        const types = bytes.subarray(at + 1, at + 1 + stmt.params * 2);
-        if (stmt.paramTypes === null || !stmt.paramTypes.equals(types)) stmt.paramTypes = Buffer.from(types);
+        const n = stmt.params * 2;
+        if (!sameBytes(stmt.paramTypes, bytes, at + 1, n)) stmt.paramTypes = Buffer.from(bytes.subarray(at + 1, at + 1 + n));
         b.boundTypes = stmt.paramTypes;
-      } else if (stmt.paramTypes !== null && (b.boundTypes === null || !b.boundTypes.equals(stmt.paramTypes))) {
+      } else if (stmt.paramTypes !== null && b.boundTypes !== stmt.paramTypes && (b.boundTypes === null || !sameBytes(b.boundTypes, stmt.paramTypes, 0, stmt.paramTypes.length))) {
         // This server statement last saw other types (another client's, or none): send this client's.
         const rebuilt = withParamTypes(payload, boundFlagOffset, stmt.paramTypes);
         rebuilt.writeUInt32LE(b.id, 1);
@@ -2321,6 +2321,13 @@ function readsDiagnostics(payload: Buffer, info: StatementInfo): boolean {
   if (info.kind === StatementKind.Show) return SHOW_DIAGNOSTICS.test(sql);
   if (info.kind === StatementKind.Select) return SELECT_DIAGNOSTICS.test(sql) && !(info.flags & StatementFlag.MULTI_STATEMENT);
   return GET_DIAGNOSTICS.test(sql);
+}
+
+/** a equals b[off, off + n) (a few bytes: cheaper in JavaScript than Buffer.equals' call into C++). */
+function sameBytes(a: Buffer | null, b: Buffer, off: number, n: number): boolean {
+  if (a === null || a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[off + i]) return false;
+  return true;
 }
 
 function closeStatementPacket(id: number): Buffer {

@@ -120,7 +120,7 @@ export class PacketFramer {
     const payload = buf.subarray(start + 4, end);
     if (this.parts === null) {
       if (len < MAX_PACKET_CHUNK) {
-        this.ready.push({ payload, seq, lastSeq: seq, raw: buf.subarray(start, end) });
+        this.ready.push({ payload, seq, lastSeq: seq, raw: start === 0 && end === buf.length ? buf : buf.subarray(start, end) });
         return;
       }
       this.parts = [payload];
