@@ -3,7 +3,7 @@
 // ResponseScanner straight to that client's handler; Sluice's own commands use InternalResponse.
 import net from 'node:net';
 import tls from 'node:tls';
-import { Capability, Command, DEFAULT_COLLATION_ID } from '../protocol/constants.js';
+import { Capability, Command, DEFAULT_COLLATION_ID, ServerStatus } from '../protocol/constants.js';
 import { PacketFramer, type Packet } from '../protocol/framer.js';
 import { parseHandshakeV10, parseAuthSwitchRequest, writeHandshakeResponse, writeSslRequest } from '../protocol/handshake.js';
 import { nativeStage1, nativeToken, sha2Token } from '../protocol/auth.js';
@@ -69,7 +69,7 @@ const EVICTED = new DiscardResponse();
 const ABANDONED = new DiscardResponse();
 
 /** Status flags of a discarded response that mean the session changed under the statements behind it. */
-const SESSION_CHANGED = 0x4000 /* SESSION_STATE_CHANGED */ | 0x0001 /* IN_TRANS */;
+const SESSION_CHANGED = ServerStatus.SESSION_STATE_CHANGED | ServerStatus.IN_TRANS;
 
 /**
  * Pipelined writes are gathered per connection and written once per event-loop turn, after every client
@@ -418,7 +418,6 @@ export class BackendConnection {
     return n;
   }
 
-
   /** Writes now, or behind pipelined bytes that are still waiting for the end of the turn. */
   private write(bytes: Buffer): void {
     if (this.batch.length > 0) this.batch.push(bytes);
@@ -465,7 +464,7 @@ export class BackendConnection {
    * A statement changed this connection's session: the pipelined statements queued behind it ran in that
    * changed session, so their responses are dropped and their sessions run them again elsewhere.
    */
-  evictPipeline(): number {
+  evictPipeline(): void {
     const evicted: PipelineClient[] = [];
     for (let i = this.expectedHead; i < this.expected.length; i++) {
       const e = this.expected[i]!;
@@ -475,8 +474,8 @@ export class BackendConnection {
       e.client = null;
       this.sharedUsers--;
     }
+    if (this.pool !== null) this.pool.stats.evicted += evicted.length;
     for (const c of evicted) c.onPipelineEvicted(this);
-    return evicted.length;
   }
 
   /**

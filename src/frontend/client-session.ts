@@ -899,7 +899,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     if (payload[0] === Command.STMT_EXECUTE) {
       const stmt = this.curStmt;
       if (payload[5]! & CursorType.READ_ONLY || stmt === null || stmt.longData) return false;
-    } else if (payload[0] !== Command.QUERY || readsDiagnostics(payload, info)) return false;
+    } else if (payload[0] !== Command.QUERY || SELECT_DIAGNOSTICS.test(d.text)) return false; // (the digest: no string of the payload per statement)
     if (!this.autocommit() || (this.lastStatus & ServerStatus.IN_TRANS) !== 0) return false;
     if (this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica)) return false;
     return this.ctx.digests.pipelinable(d.text, cfg.min_samples, cfg.max_statement_ms);
@@ -967,8 +967,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       pool.leaveShared(conn);
       return;
     }
-    const evicted = conn.evictPipeline();
-    pool.stats.evicted += evicted;
+    conn.evictPipeline();
     pool.endShared(conn);
     conn.owner = this;
   }

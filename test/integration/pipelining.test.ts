@@ -215,6 +215,31 @@ describe('pipelining on one connection', () => {
     await endAll([a!, c!]);
   });
 
+  test('a client gone before its response that changed the session: the statements behind run again, the connection is retired', { timeout: 30000 }, async () => {
+    const [a, b, c, w] = await clients(sluice, 4);
+    await warm(w!, 'SELECT tz_shift(0) AS y');
+    const pool = primaryPool(sluice);
+    const before = { ...pool.stats };
+    const slow = a!.query('SELECT SLEEP(0.3)');
+    await sleep(50);
+    b!.query('SELECT tz_shift(1) AS y').catch(() => undefined);
+    await sleep(20);
+    const rc = c!.query<mysql.RowDataPacket[]>('SELECT @@time_zone AS tz');
+    await sleep(20);
+    b!.destroy(); // nobody reads tz_shift(1)'s answer; its session change is still there on the server
+    await slow;
+    const [[tz]] = await rc;
+    assert.equal(tz!.tz, 'SYSTEM', 'c ran again, not in the session tz_shift(1) changed');
+    assert.equal(pool.stats.evicted - before.evicted, 1);
+    // The connection, whose session changed without anyone tracking it, is not handed out again.
+    const deadline = Date.now() + 5000;
+    while (pool.stats.destroyed === before.destroyed && Date.now() < deadline) await sleep(20);
+    assert.equal(pool.stats.destroyed - before.destroyed, 1);
+    const [[again]] = await c!.query<mysql.RowDataPacket[]>('SELECT @@time_zone AS tz');
+    assert.equal(again!.tz, 'SYSTEM');
+    await endAll([a!, c!, w!]);
+  });
+
   test('KILL QUERY and KILL of a pipelined session never reach the statements of others', { timeout: 30000 }, async () => {
     const [a, b, killer] = await clients(sluice, 3);
     // KILL QUERY of a read queued behind a slow one: answered, and the read completes (as if it came after it).
