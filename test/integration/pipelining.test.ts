@@ -286,6 +286,39 @@ describe('pipelining on one connection', () => {
   });
 });
 
+describe('pipelining and statements that need a connection of their own', () => {
+  test('a busy shared connection still goes back to a statement waiting for it (no starvation)', { timeout: 60000 }, async () => {
+    const sluice = await startTestSluice({ pool: { max: 1, acquire_timeout_ms: 4000, pipelining: { min_samples: 1, max_depth: 4, max_statement_ms: 1000 } } });
+    try {
+      const readers = await clients(sluice, 12);
+      const writer = await connectApp(sluice.port, { database: db });
+      await warm(readers[0]!, 'SELECT SLEEP(0.02), v FROM t WHERE id = 3');
+      const pool = primaryPool(sluice);
+      let stop = false;
+      let reads = 0;
+      // Twelve clients keep the only connection busy with pipelined reads of 20 ms each, back to back: there is
+      // always one in flight when another client sends its next.
+      const loops = readers.map(async (c) => {
+        while (!stop) {
+          await c.query('SELECT SLEEP(0.02), v FROM t WHERE id = 3');
+          reads++;
+        }
+      });
+      await sleep(300);
+      const joinedBefore = pool.stats.joined;
+      // DO is not a read: it needs the connection to itself, and must get it within acquire_timeout_ms.
+      for (let i = 0; i < 5; i++) await writer.query('DO 1'); // starved, it would fail with ER 1040 after 4 s
+      stop = true;
+      await Promise.all(loops);
+      assert.ok(pool.stats.joined > joinedBefore, 'the reads were pipelined meanwhile');
+      assert.ok(reads > 10, `reads went on (${reads})`);
+      await endAll([...readers, writer]);
+    } finally {
+      await sluice.close();
+    }
+  });
+});
+
 describe('pipelining off', () => {
   test('pool.pipelining.enabled: false never shares a connection', { timeout: 30000 }, async () => {
     const sluice = await startTestSluice({ pool: { max: 4, pipelining: { enabled: false, min_samples: 1 } } });
