@@ -891,7 +891,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
    */
   private pipelinable(): boolean {
     const cfg = this.ctx.config.pool.pipelining;
-    if (!cfg.enabled || this.noPipeline || this.backend !== null || this.pins.size > 0 || this.txLog !== null || this.replayLog !== null) return false;
+    // (Without multiplexing a session has a connection of its own: nothing is shared, pipelines included.)
+    if (!cfg.enabled || !this.ctx.config.multiplexing || this.noPipeline || this.backend !== null || this.pins.size > 0 || this.txLog !== null || this.replayLog !== null) return false;
     const info = this.curInfo;
     const d = this.curDigest;
     if (info === null || d === null || info.kind !== StatementKind.Select || !replicaEligible(info) || (info.flags & StatementFlag.MULTI_STATEMENT) !== 0) return false;

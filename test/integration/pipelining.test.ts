@@ -333,4 +333,19 @@ describe('pipelining off', () => {
       await sluice.close();
     }
   });
+
+  test('multiplexing: false never shares a connection either (one per client)', { timeout: 30000 }, async () => {
+    const sluice = await startTestSluice({ multiplexing: false, pool: { max: 20, pipelining: { min_samples: 1 } } });
+    try {
+      const conns = await clients(sluice, 8);
+      await Promise.all(conns.map(async (c) => {
+        for (let k = 0; k < 20; k++) await c.query('SELECT id FROM t WHERE id = 1');
+      }));
+      assert.equal(primaryPool(sluice).stats.pipelined, 0);
+      assert.equal(primaryPool(sluice).size, 8);
+      await endAll(conns);
+    } finally {
+      await sluice.close();
+    }
+  });
 });
