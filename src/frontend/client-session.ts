@@ -919,15 +919,14 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     const waiters = pool.waiting > 0;
     const cfg = this.ctx.config.pool.pipelining;
     const sig = this.state.signature();
-    const stmt = this.curStmt;
     // Behind statements in flight: not behind one that has run longer than a pipelined statement should.
     const startedAfter = unflushedOnly ? 0 : performance.now() - cfg.max_statement_ms;
     let best: BackendConnection | null = null;
     for (let i = 0; i < list.length; i++) {
       const c = list[i]!;
-      if (c.sharedUsers >= cfg.max_depth || c.closed || c.broken || (waiters && c.sharedJoins >= cfg.max_depth)) continue;
+      if (waiters && c.sharedJoins >= cfg.max_depth) continue;
       if (unflushedOnly ? !c.batchPending : c.busySince < startedAfter) continue;
-      if (c.state.signature() !== sig || (stmt !== null && !c.statements.has(stmt.key))) continue;
+      if (!this.fitsPipeline(c, sig, cfg.max_depth)) continue;
       if (unflushedOnly) return c;
       if (best === null || c.sharedUsers < best.sharedUsers) best = c;
     }
@@ -938,12 +937,17 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
   joinWaiting(conn: BackendConnection): boolean {
     const pool = conn.pool;
     if (this.phase !== Phase.Acquiring || !this.curPipelinable || this.held || pool === null || this.waitingPool !== pool) return false;
-    const stmt = this.curStmt;
-    if (conn.sharedUsers >= this.ctx.config.pool.pipelining.max_depth || conn.state.signature() !== this.state.signature()) return false;
-    if (stmt !== null && !conn.statements.has(stmt.key)) return false;
+    if (!this.fitsPipeline(conn, this.state.signature(), this.ctx.config.pool.pipelining.max_depth)) return false;
     this.waitingPool = null;
     this.joinPipeline(pool, conn);
     return true;
+  }
+
+  /** A shared connection with room, this session's state (`sig`) and the current statement prepared there. */
+  private fitsPipeline(conn: BackendConnection, sig: string, maxDepth: number): boolean {
+    if (conn.sharedUsers >= maxDepth || conn.closed || conn.broken || conn.state.signature() !== sig) return false;
+    const stmt = this.curStmt;
+    return stmt === null || conn.statements.has(stmt.key);
   }
 
   private joinPipeline(pool: BackendPool, conn: BackendConnection): void {
