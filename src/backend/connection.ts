@@ -1,6 +1,7 @@
 // One connection from Sluice to a MariaDB/MySQL server: connect, TLS, authenticate, turn on session
 // tracking, then carry commands. While a client's command runs, response bytes go through the
 // ResponseScanner straight to that client's handler; Sluice's own commands use InternalResponse.
+import { readInto } from '../util/socket-read.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Capability, Command, DEFAULT_COLLATION_ID, ServerStatus } from '../protocol/constants.js';
@@ -324,7 +325,8 @@ export class BackendConnection {
   }
 
   private attachDataPath(): void {
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const onChunk = (chunk: Buffer): void => this.onData(chunk);
+    if (!readInto(this.socket, onChunk)) this.socket.on('data', onChunk);
     this.socket.on('error', (err: Error) => this.onSocketGone(err));
     this.socket.on('close', () => this.onSocketGone(null));
   }

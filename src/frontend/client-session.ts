@@ -5,6 +5,7 @@
 // and streams the response back through the ResponseScanner. When the response ends, the server's
 // status flags and the statement's lexer flags decide whether the client must stay pinned; otherwise
 // the connection goes back to the pool at once.
+import { readInto } from '../util/socket-read.js';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
@@ -231,8 +232,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     return this.shared ? 0 : (this.backend?.threadId ?? 0);
   }
 
+  private readonly onSocketData = (chunk: Buffer): void => this.onClientData(chunk);
+
   private attachSocket(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    socket.on('data', this.onSocketData);
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
     socket.on('drain', this.onDrain);
@@ -251,6 +254,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     const timer = setTimeout(() => this.failAuth(new Error('login timed out')), 10000);
     try {
       const result = await authenticate(ctx, this, this.id, this.scramble);
+      // Commands are read through the shared read buffer (plain sockets; TLS ones keep 'data' events).
+      if (!this.secure && readInto(this.socket, this.onSocketData)) this.socket.off('data', this.onSocketData);
       this.capabilities = result.capabilities;
       this.profileCaps = result.capabilities & PROFILE_CAPABILITIES;
       await this.beginSession(result.user, result.collation, result.database ?? result.user.defaultSchema, result.nextSeq);

@@ -1,0 +1,110 @@
+// readInto: an accepted plain socket moved from 'data' events to the shared read buffer. Loopback sockets,
+// no server: chunks must be the callback's own (not views of the shared buffer), pause/resume must still
+// stop and restart reading, the end of the stream must still end the socket, and TLS sockets are refused.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { describe, it } from 'node:test';
+import { readInto } from '../../src/util/socket-read.js';
+
+interface Pair {
+  server: net.Server;
+  accepted: net.Socket;
+  client: net.Socket;
+}
+
+async function socketPair(): Promise<Pair> {
+  const server = net.createServer();
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const client = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
+  return { server, accepted: await accepted, client };
+}
+
+function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+describe('readInto (shared read buffer)', () => {
+  it('delivers every byte in order, each chunk owned by the callback', async () => {
+    const { server, accepted, client } = await socketPair();
+    const chunks: Buffer[] = [];
+    assert.equal(readInto(accepted, (c) => chunks.push(c)), true);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 50; i++) {
+      const b = Buffer.alloc(100 + i * 37, i);
+      sent.push(b);
+      client.write(b);
+      // Separate reads: earlier chunks must survive later reads into the shared buffer.
+      await new Promise((r) => setImmediate(r));
+    }
+    const total = sent.reduce((n, b) => n + b.length, 0);
+    await until(() => chunks.reduce((n, b) => n + b.length, 0) >= total, 'all bytes');
+    assert.deepEqual(Buffer.concat(chunks), Buffer.concat(sent));
+    assert.ok(chunks.length > 1, 'several reads');
+    client.destroy();
+    accepted.destroy();
+    server.close();
+  });
+
+  it('pause stops reading and resume restarts it; the end of the stream still closes the socket', async () => {
+    const { server, accepted, client } = await socketPair();
+    let got = 0;
+    assert.equal(readInto(accepted, (c) => (got += c.length)), true);
+    client.write(Buffer.alloc(10));
+    await until(() => got === 10, 'first bytes');
+    accepted.pause();
+    client.write(Buffer.alloc(20));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(got, 10, 'nothing read while paused');
+    accepted.resume();
+    await until(() => got === 30, 'bytes after resume');
+    let closed = false;
+    accepted.on('close', () => (closed = true));
+    client.end();
+    await until(() => closed, 'close after the peer ended');
+    server.close();
+  });
+
+  it('large chunks (more than the pool size) arrive whole', async () => {
+    const { server, accepted, client } = await socketPair();
+    const chunks: Buffer[] = [];
+    assert.equal(readInto(accepted, (c) => chunks.push(c)), true);
+    const big = Buffer.alloc(3 * 65536 + 5);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    client.write(big);
+    await until(() => chunks.reduce((n, b) => n + b.length, 0) === big.length, 'all bytes');
+    assert.deepEqual(Buffer.concat(chunks), big);
+    client.destroy();
+    accepted.destroy();
+    server.close();
+  });
+
+  it('refuses a TLS socket and a socket with bytes already buffered', async () => {
+    const { server, accepted, client } = await socketPair();
+    const secure = new tls.TLSSocket(accepted);
+    assert.equal(readInto(secure, () => {}), false);
+    secure.destroy();
+    client.destroy();
+    server.close();
+
+    const p = await socketPair();
+    p.accepted.pause();
+    p.client.write(Buffer.alloc(5));
+    await until(() => p.accepted.readableLength > 0, 'buffered bytes');
+    assert.equal(readInto(p.accepted, () => {}), false);
+    p.client.destroy();
+    p.accepted.destroy();
+    p.server.close();
+  });
+});
