@@ -1,6 +1,7 @@
 // One connection from Sluice to a MariaDB/MySQL server: connect, TLS, authenticate, turn on session
 // tracking, then carry commands. While a client's command runs, response bytes go through the
 // ResponseScanner straight to that client's handler; Sluice's own commands use InternalResponse.
+import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { readInto } from '../util/socket-read.js';
 import net from 'node:net';

@@ -5,6 +5,7 @@
 // and streams the response back through the ResponseScanner. When the response ends, the server's
 // status flags and the statement's lexer flags decide whether the client must stay pinned; otherwise
 // the connection goes back to the pool at once.
+import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { readInto } from '../util/socket-read.js';
 import type net from 'node:net';

@@ -2,6 +2,7 @@
 // keeps its own server statements (keyed by SQL + the session properties that affect parsing) and
 // Sluice (re)prepares on whichever connection executes. Parameter types are remembered per statement
 // because a client sends them only when they change (new-params-bound flag).
+import { Buffer } from 'node:buffer';
 import { Command } from '../protocol/constants.js';
 import { PacketWriter } from '../protocol/writer.js';
 import type { StatementInfo } from '../router/lexer.js';

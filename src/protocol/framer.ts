@@ -1,5 +1,6 @@
 // Splits a byte stream into logical packets. Physical packets of 0xffffff bytes are joined with their
 // continuations; a packet lying inside one chunk is returned as a view (no copy).
+import { Buffer } from 'node:buffer';
 import { MAX_PACKET_CHUNK } from './constants.js';
 
 export interface Packet {

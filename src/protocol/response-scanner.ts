@@ -3,6 +3,7 @@
 // ranges of the received chunk; only the packets that drive the state machine (OK/ERR/EOF, the column
 // count, PREPARE_OK, LOCAL INFILE requests) are handed on whole, so the consumer can read or rewrite them.
 // No allocation per packet unless a control packet is split across chunks.
+import { Buffer } from 'node:buffer';
 import { MAX_PACKET_CHUNK, ServerStatus } from './constants.js';
 import { readStatusAndWarnings } from './packets.js';
 

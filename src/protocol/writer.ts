@@ -1,5 +1,6 @@
 // Builds packet payloads and frames them. A writer grows one buffer; finish() returns framed packets
 // (split at 0xffffff bytes as the protocol requires) ready for one socket write.
+import { Buffer } from 'node:buffer';
 import { MAX_PACKET_CHUNK } from './constants.js';
 
 export class PacketWriter {
