@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  BENCH_DIR, startTopology, findFreePorts, env, QUICK, TIME, PS_MODE, WARMUP, list, TABLES, TABLE_SIZE, TMP, STAMP, LOG_DIR,
+  BENCH_DIR, startTopology, findFreePorts, env, QUICK, TIME, PS_MODE, WARMUP, ROUNDS, list, TABLES, TABLE_SIZE, TMP, STAMP, LOG_DIR,
   SLUICE_USER, die, log, sleep, state, setTopology, teardown, stopProc, spawnTracked, jsonChannel, fmtExit, tail, waitPort,
   readRssKiB, mib, cpuTicks, machineTicks, usPerQuery, status, waitConnHeadroom as waitHeadroom, prepareSysbench, runSysbench, startSluiceProc as startSluice,
   collectVersions, saveServerLogs, writeResults, f, int, ratio, cell,
@@ -61,6 +61,35 @@ function sluiceConfig(kind) {
 }
 
 const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind));
+
+/** One row from a cell's rounds: medians of the measures, errors summed, the first failure's status; the rounds kept. */
+function medianRow(rows) {
+  if (rows.length === 1) return rows[0];
+  const med = (pick) => {
+    const v = rows.map(pick).filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+    if (v.length === 0) return null;
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  const failed = rows.find((r) => r.status !== 'ok');
+  const sum = (pick) => rows.reduce((n, r) => n + (pick(r) ?? 0), 0);
+  return {
+    ...(failed ?? rows[0]),
+    qps: med((r) => r.qps),
+    avgMs: med((r) => r.avgMs),
+    p95Ms: med((r) => r.p95Ms),
+    maxMs: med((r) => r.maxMs),
+    queries: med((r) => r.queries),
+    errors: sum((r) => r.errors),
+    reconnects: sum((r) => r.reconnects),
+    cpu: {
+      proxyUs: med((r) => r.cpu?.proxyUs),
+      proxyUserUs: med((r) => r.cpu?.proxyUserUs),
+      dbUs: med((r) => r.cpu?.dbUs),
+      idlePct: med((r) => r.cpu?.idlePct),
+    },
+    rounds: rows.map((r) => ({ qps: r.qps, avgMs: r.avgMs, status: r.status })),
+  };
+}
 
 async function startHaproxy(port) {
   const cfg = path.join(TMP, 'haproxy.cfg');
@@ -166,11 +195,15 @@ async function main() {
     }
   }
 
-  // 4. the matrix
+  // 4. the matrix: per cell, ROUNDS interleaved rounds (each starts with the next target, so no target always
+  // runs first or after the same neighbour); the report shows per-target medians.
   for (const workload of WORKLOADS) {
     for (const threads of THREADS) {
-      for (const name of TARGETS) {
-        const label = `${workload}-t${threads}-${name}`;
+      const cell = new Map(TARGETS.map((name) => [name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < TARGETS.length; k++) {
+        const name = TARGETS[(k + round) % TARGETS.length];
+        const label = `${workload}-t${threads}-${name}${ROUNDS > 1 ? `-r${round + 1}` : ''}`;
         await ensureAlive(name, `before ${label}`);
         await waitConnHeadroom(name === 'sluice' || name === 'sluice-nopipe' ? Math.min(threads, 20) : threads);
         // CPU of the proxy and of MariaDB over the run, per query, and how idle the machine was.
@@ -190,10 +223,12 @@ async function main() {
           row.status = `${row.status === 'ok' ? '' : row.status + '; '}PROXY DIED (${fmtExit(t.proc.result)})`;
           row.proxyLogTail = t.logFile ? tail(t.logFile, 30) : undefined;
         }
-        results.push(row);
+        cell.get(name).push(row);
         log(`${label.padEnd(40)} ${row.status === 'ok' ? '' : row.status + ' '}qps=${row.qps?.toFixed(0) ?? '-'} avg=${row.avgMs?.toFixed(3) ?? '-'}ms p95=${row.p95Ms ?? '-'}ms err=${row.errors ?? '-'} reconn=${row.reconnects ?? '-'}`);
         if (row.status !== 'ok') for (const l of row.errorText) log(`    ${l}`);
       }
+      }
+      for (const name of TARGETS) results.push(medianRow(cell.get(name)));
     }
   }
   for (const name of ['sluice', 'sluice-nomux', 'sluice-nopipe']) {
@@ -299,6 +334,7 @@ function report() {
   L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');
+  if (ROUNDS > 1) L.push(`- every cell is the **median of ${ROUNDS} interleaved rounds** (each round runs every target once, starting with a different one); errors and reconnects are summed over the rounds; the rounds themselves are listed under each table.`);
   L.push('');
   if (fatalError) L.push(`**The run did not complete:** ${cell(fatalError)}`, '');
 
@@ -324,6 +360,29 @@ function report() {
         L.push(
           `| ${threads} | ${r.target} | ${int(r.qps)} | ${r.target === 'direct' ? '1.00' : f(ratio(r.qps, d?.qps))} | ${f(ratio(r.qps, h?.qps))} | ${f(r.avgMs, 3)} | ${f(r.p95Ms)} | ${r.target === 'direct' ? '0' : f(x, 3)} | ${per(hx)} | ${per(rx)} | ${r.errors ?? '—'} | ${r.reconnects ?? '—'} | ${cell(r.status)} |`,
         );
+      }
+    }
+    if (ROUNDS > 1) {
+      // Round by round, the two ratios the core issue's targets are about: Sluice's QPS × HAProxy's, and its
+      // extra latency × the relay's (same round, so the same machine weather).
+      L.push('', 'Rounds (same round = same machine conditions): Sluice QPS × HAProxy, and Sluice extra latency × relay extra latency:', '');
+      L.push('| threads | QPS: ' + TARGETS.join(' / ') + ' | sluice × haproxy | extra × relay |');
+      L.push('|---:|---|---|---|');
+      for (const threads of THREADS) {
+        const by = Object.fromEntries(rows.filter((r) => r.threads === threads).map((r) => [r.target, r.rounds ?? []]));
+        const qpsCols = [];
+        const xh = [];
+        const xr = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          const at = (n) => by[n]?.[i];
+          qpsCols.push(TARGETS.map((n) => int(at(n)?.qps)).join(' / '));
+          const s = at('sluice'), h = at('haproxy'), rl = at('node-relay'), d = at('direct');
+          xh.push(s && h ? f(ratio(s.qps, h.qps)) : '—');
+          const ex = (r) => (r && d && r.avgMs !== null && d.avgMs !== null ? r.avgMs - d.avgMs : null);
+          const sx = ex(s), rx = ex(rl);
+          xr.push(sx !== null && rx !== null && rx >= 0.005 ? f(sx / rx) : '—');
+        }
+        L.push(`| ${threads} | ${qpsCols.join('; ')} | ${xh.join(', ')} | ${xr.join(', ')} |`);
       }
     }
     L.push('', `CPU per query (µs, from /proc/<pid>/stat over each run; the proxy's user-space share in parentheses) and machine idle:`, '');

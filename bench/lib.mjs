@@ -23,11 +23,14 @@ export const QUICK = env.BENCH_QUICK === '1';
 export const TIME = Number(env.BENCH_TIME ?? (QUICK ? 3 : 10));
 export const PS_MODE = env.BENCH_PS_MODE ?? 'auto';
 export const WARMUP = Number(env.BENCH_WARMUP ?? (QUICK ? 1 : 2));
+/** Interleaved rounds per matrix cell (each round runs every target once, starting with a different one); medians are reported. */
+export const ROUNDS = Number(env.BENCH_ROUNDS ?? 1);
 export const list = (v, dflt) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt);
 export const TABLES = 4;
 export const TABLE_SIZE = 10000;
 
 if (!(TIME > 0)) die(`BENCH_TIME must be > 0 (got ${env.BENCH_TIME})`);
+if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1)) die(`BENCH_ROUNDS must be an integer >= 1 (got ${env.BENCH_ROUNDS})`);
 if (!['auto', 'disable'].includes(PS_MODE)) die(`BENCH_PS_MODE must be auto or disable (got ${PS_MODE})`);
 
 export const TMP = env.BENCH_TMP || fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));

@@ -12,6 +12,8 @@
 #   BENCH_QUICK=1            short runs, threads {1,16}
 #   BENCH_PS_MODE=auto       sysbench --db-ps-mode (auto = server-side prepared statements, disable = text protocol)
 #   BENCH_WARMUP=2           warm-up seconds per target before the matrix (0 = none; quick: 1)
+#   BENCH_ROUNDS=1           interleaved rounds per matrix cell (medians reported, rounds listed); 3 is
+#                            steadier on a noisy machine and takes 3× as long for the matrix
 #   BENCH_WORKLOADS=a,b      default oltp_point_select,oltp_read_only
 #   BENCH_THREADS=1,16,64    thread counts
 #   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nomux (default all of these), plus
