@@ -2,7 +2,10 @@
 // no server: chunks must be the callback's own (not views of the shared buffer), pause/resume must still
 // stop and restart reading, the end of the stream must still end the socket, and TLS sockets are refused.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { readInto } from '../../src/util/socket-read.js';
@@ -88,6 +91,26 @@ describe('readInto (shared read buffer)', () => {
     client.destroy();
     accepted.destroy();
     server.close();
+  });
+
+  it('works on a unix socket too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-read-'));
+    const file = path.join(dir, 's.sock');
+    const server = net.createServer();
+    const acceptedP = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    await new Promise<void>((resolve) => server.listen(file, resolve));
+    const client = net.connect(file);
+    const accepted = await acceptedP;
+    const chunks: Buffer[] = [];
+    assert.equal(readInto(accepted, (c) => chunks.push(c)), true);
+    client.write('hello ');
+    await until(() => chunks.length > 0, 'first chunk');
+    client.write('world');
+    await until(() => Buffer.concat(chunks).toString() === 'hello world', 'both chunks');
+    client.destroy();
+    accepted.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses a TLS socket and a socket with bytes already buffered', async () => {
