@@ -3,7 +3,6 @@
 // ResponseScanner straight to that client's handler; Sluice's own commands use InternalResponse.
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
-import { readInto } from '../util/socket-read.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Capability, Command, DEFAULT_COLLATION_ID, ServerStatus } from '../protocol/constants.js';
@@ -19,6 +18,7 @@ import { SessionState } from './session-state.js';
 import { charsetVariables } from './collations.js';
 import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
 import type { BackendPool } from './pool.js';
+import { readInto } from '../util/socket-read.js';
 
 export interface BackendEndpoint {
   name: string;

@@ -7,7 +7,6 @@
 // the connection goes back to the pool at once.
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
-import { readInto } from '../util/socket-read.js';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
@@ -43,6 +42,7 @@ import type { HeldStatement } from '../failover/buffer.js';
 import type { OutcomeWaiter, VerdictWaiter } from '../failover/manager.js';
 import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
 import { plainInsert, type WriteSignature } from '../failover/binlog-match.js';
+import { readInto } from '../util/socket-read.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
 const EMPTY = Buffer.alloc(0);
