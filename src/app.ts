@@ -16,6 +16,7 @@ import { BackendMonitor } from './backend/monitor.js';
 import { Router } from './router/router.js';
 import { startAdminHttp } from './admin/http-server.js';
 import { FailoverManager } from './failover/manager.js';
+import { setBusyPollBudget } from './util/busy-poll.js';
 
 export interface SluiceServer {
   /** Addresses actually bound (TCP ports resolved when 0 was asked). */
@@ -40,6 +41,7 @@ export class ReloadRefused extends Error {
 
 export async function startSluice(config: SluiceConfig, opts: { logger: Logger; configPath?: string }): Promise<SluiceServer> {
   const log = opts.logger;
+  setBusyPollBudget(config.tuning.busy_poll_us);
   const primaryCfg = config.backends.find((b) => b.role === 'primary')!;
   const primary = { name: primaryCfg.name, host: primaryCfg.host, port: primaryCfg.port };
   const poolOpts = poolOptionsFrom(config);
@@ -133,6 +135,10 @@ export async function startSluice(config: SluiceConfig, opts: { logger: Logger; 
       changed.push('pool');
     }
     if (!same(next.limits, current.limits) || next.shutdown_grace_ms !== current.shutdown_grace_ms || !same(next.log, current.log)) changed.push('limits/log');
+    if (next.tuning.busy_poll_us !== current.tuning.busy_poll_us) {
+      setBusyPollBudget(next.tuning.busy_poll_us);
+      changed.push('tuning');
+    }
     ctx.config = next;
     if (!same(next.backends, current.backends)) {
       // Replicas added, removed or reweighted: a new monitor takes over once its first round is done.

@@ -19,6 +19,7 @@ import { charsetVariables } from './collations.js';
 import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
 import type { BackendPool } from './pool.js';
 import { readInto } from '../util/socket-read.js';
+import { backendBusy, backendIdle } from '../util/busy-poll.js';
 
 export interface BackendEndpoint {
   name: string;
@@ -144,6 +145,8 @@ export class BackendConnection {
   sharedJoins = 0;
   /** When the server started on the pipelined statement answered now (performance.now()). */
   busySince = 0;
+  /** A response is outstanding (counted in util/busy-poll.ts). */
+  private busy = false;
 
   /** The server's first scramble and our login, kept for COM_CHANGE_USER (clearing the schema). */
   private handshakeScramble: Buffer = Buffer.alloc(0);
@@ -386,6 +389,7 @@ export class BackendConnection {
   private startNext(): boolean {
     if (this.expectedHead === this.expected.length) {
       this.activeClient = null;
+      this.setIdle();
       return false;
     }
     const next = this.expected[this.expectedHead]!;
@@ -404,8 +408,19 @@ export class BackendConnection {
     return true;
   }
 
+  /** No response outstanding any more (counted for busy polling, util/busy-poll.ts). */
+  private setIdle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    backendIdle();
+  }
+
   /** Expects a response: followed now if nothing else is in flight, else queued behind. */
   private expect(kind: ResponseKind, binary: boolean, handler: ResponseHandler, client: PipelineClient | null): void {
+    if (!this.busy) {
+      this.busy = true;
+      backendBusy();
+    }
     if (!this.feeding && !this.scanner.isActive() && this.expectedHead === this.expected.length) {
       this.activeClient = client;
       if (client !== null) this.busySince = performance.now();
@@ -509,6 +524,7 @@ export class BackendConnection {
     this.pendingInternal = null;
     if (pending) pending.fail(error);
     this.scanner.reset();
+    this.setIdle();
     // Pipelined statements still waiting for the end of the turn never reached the server: their sessions
     // run them again elsewhere (the last `unsent` expected responses are theirs).
     let unsent = this.shared ? this.batch.length : 0;

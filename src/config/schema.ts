@@ -283,6 +283,12 @@ const limitsSchema = z.strictObject({
   client_buffer_bytes: int(1024).default(1024 * 1024),
 });
 
+const tuningSchema = z.strictObject({
+  // Adaptive busy polling (util/busy-poll.ts): µs the event loop keeps polling after the last read while at
+  // most one backend connection is busy; 0 = off.
+  busy_poll_us: int(0, 10000).default(100),
+});
+
 const routingSchema = z.strictObject({
   read_write_split: z.boolean().default(true),
   policy: z.enum(BALANCE_POLICY_NAMES).default('round_robin'),
@@ -359,6 +365,7 @@ export const configSchema = z.strictObject({
   tls: tlsSchema.nullable().default(null),
   backend_tls: backendTlsSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  tuning: tuningSchema.prefault({}),
   shutdown_grace_ms: int(0).default(10000),
   log: logSchema.prefault({}),
 });

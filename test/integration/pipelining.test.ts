@@ -11,6 +11,7 @@ import { connectApp, startTestSluice, type TestSluice } from '../helpers/sluice.
 import { freshDbName, rootQuery } from '../helpers/topology.js';
 import type { BackendPool } from '../../src/backend/pool.js';
 import { digest } from '../../src/router/digest.js';
+import { busyPollState } from '../../src/util/busy-poll.js';
 
 const db = freshDbName('pipe');
 
@@ -283,6 +284,14 @@ describe('pipelining on one connection', () => {
       assert.equal(r!.n, i, `client ${i} goes on after the loss`);
     }
     await endAll(conns);
+  });
+
+  test('after all of the above (evictions, abandoned responses, KILL, a lost connection) no backend connection counts as busy', { timeout: 30000 }, async () => {
+    // Busy polling spins only while at most one backend connection has a response outstanding: a count that
+    // drifted up would switch it off for good, one that drifted down would spin under load.
+    const deadline = Date.now() + 5000;
+    while (busyPollState().busyBackends !== 0 && Date.now() < deadline) await sleep(5);
+    assert.equal(busyPollState().busyBackends, 0);
   });
 });
 

@@ -99,6 +99,7 @@ describe('parseConfig: valid input', () => {
       tls: null,
       backend_tls: { enabled: false, ca: null, reject_unauthorized: true },
       limits: { max_client_connections: 10000, max_packet_size: 67108864, client_buffer_bytes: 1048576 },
+      tuning: { busy_poll_us: 100 },
       shutdown_grace_ms: 10000,
       log: { level: 'info' },
     };
