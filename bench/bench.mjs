@@ -22,7 +22,9 @@ import {
 const WORKLOADS = list(env.BENCH_WORKLOADS, ['oltp_point_select', 'oltp_read_only']);
 const THREADS = list(env.BENCH_THREADS, QUICK ? ['1', '16'] : ['1', '16', '64']).map(Number);
 // sluice-nopipe (multiplexing on, pool.pipelining off) only when asked for: it isolates what pipelining brings.
-const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', 'sluice', 'sluice-nopipe', 'sluice-nomux'];
+// sluice-nopoll (tuning.busy_poll_us: 0) isolates what busy polling brings (latency at low concurrency).
+const SLUICE_KINDS = ['sluice', 'sluice-nopipe', 'sluice-nopoll', 'sluice-nomux'];
+const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', ...SLUICE_KINDS];
 const TARGETS = list(env.BENCH_TARGETS, ALL_TARGETS.filter((t) => t !== 'sluice-nopipe'));
 const BIG_THREADS = Number(env.BENCH_BIG_THREADS ?? 1000);
 const IDLE_CONNS = Number(env.BENCH_IDLE_CONNS ?? 5000);
@@ -54,6 +56,7 @@ function sluiceConfig(kind) {
     // not eat into max_connections=100 during the other targets' runs.
     pool: mux ? { min: 0, max: 20, pipelining: { enabled: kind !== 'sluice-nopipe' } } : { min: 0, max: 200, idle_timeout_ms: 2000 },
     multiplexing: mux,
+    tuning: { busy_poll_us: kind === 'sluice-nopoll' ? 0 : 100 },
     limits: { max_client_connections: 10000 },
     shutdown_grace_ms: 2000,
     log: { level: 'warn' },
@@ -61,6 +64,8 @@ function sluiceConfig(kind) {
 }
 
 const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind));
+/** The Sluice variants this run needs (the 1000-thread test uses `sluice`). */
+const wantedSluices = () => SLUICE_KINDS.filter((k) => TARGETS.includes(k) || (k === 'sluice' && !SKIP.has('big')));
 
 /** One row from a cell's rounds: medians of the measures, errors summed, the first failure's status; the rounds kept. */
 function medianRow(rows) {
@@ -168,19 +173,16 @@ async function main() {
   // 2. the proxies
   targets.direct = { name: 'direct', port: topo.primary.port, user: topo.root.user, password: topo.root.password };
   const [haproxyPort] = await findFreePorts(1);
-  log('starting haproxy, node-relay, sluice (multiplexing on), sluice-nomux…');
-  const [h, r, s1, s2, s3] = await Promise.all([
+  log(`starting haproxy, node-relay, ${wantedSluices().join(', ')}…`);
+  const wanted = wantedSluices();
+  const [h, r, ...sluices] = await Promise.all([
     TARGETS.includes('haproxy') ? startHaproxy(haproxyPort) : null,
     TARGETS.includes('node-relay') ? startRelay() : null,
-    TARGETS.includes('sluice') || !SKIP.has('big') ? startSluiceProc('sluice') : null,
-    TARGETS.includes('sluice-nomux') ? startSluiceProc('sluice-nomux') : null,
-    TARGETS.includes('sluice-nopipe') ? startSluiceProc('sluice-nopipe') : null,
+    ...wanted.map((k) => startSluiceProc(k)),
   ]);
   if (h) targets.haproxy = h;
   if (r) targets['node-relay'] = r;
-  if (s1) targets.sluice = s1;
-  if (s2) targets['sluice-nomux'] = s2;
-  if (s3) targets['sluice-nopipe'] = s3;
+  wanted.forEach((k, i) => (targets[k] = sluices[i]));
   log(`ports: ${Object.values(targets).map((t) => `${t.name}=${t.port}`).join(' ')}`);
 
   // 3. warm-up (JIT, buffer pool) — not recorded unless it fails
@@ -205,7 +207,7 @@ async function main() {
         const name = TARGETS[(k + round) % TARGETS.length];
         const label = `${workload}-t${threads}-${name}${ROUNDS > 1 ? `-r${round + 1}` : ''}`;
         await ensureAlive(name, `before ${label}`);
-        await waitConnHeadroom(name === 'sluice' || name === 'sluice-nopipe' ? Math.min(threads, 20) : threads);
+        await waitConnHeadroom(name.startsWith('sluice') && name !== 'sluice-nomux' ? Math.min(threads, 20) : threads);
         // CPU of the proxy and of MariaDB over the run, per query, and how idle the machine was.
         const proxyPid = targets[name].pid;
         const cpu0 = { proxy: proxyPid ? cpuTicks(proxyPid) : null, db: cpuTicks(topo.primary.pid), machine: machineTicks() };
@@ -231,7 +233,7 @@ async function main() {
       for (const name of TARGETS) results.push(medianRow(cell.get(name)));
     }
   }
-  for (const name of ['sluice', 'sluice-nomux', 'sluice-nopipe']) {
+  for (const name of SLUICE_KINDS) {
     const t = targets[name];
     if (t?.proc && !t.proc.done) {
       try {
@@ -245,7 +247,7 @@ async function main() {
   // 5. 1000 client threads through Sluice (multiplexing on) against max_connections=100
   if (!SKIP.has('big')) {
     log(`${BIG_THREADS}-thread run through sluice (multiplexing on): stopping the other proxies first…`);
-    for (const name of ['haproxy', 'node-relay', 'sluice-nomux', 'sluice-nopipe']) if (targets[name]?.proc) await stopProc(targets[name].proc);
+    for (const name of ['haproxy', 'node-relay', ...SLUICE_KINDS.filter((k) => k !== 'sluice')]) if (targets[name]?.proc) await stopProc(targets[name].proc);
     await ensureAlive('sluice', `before the ${BIG_THREADS}-thread run`);
     const deadline = Date.now() + 15000;
     while ((await status('Threads_connected')) > 30 && Date.now() < deadline) await sleep(250);
@@ -281,7 +283,7 @@ async function main() {
 
   // 6. memory: a fresh Sluice (multiplexing on), idle, then with IDLE_CONNS idle client connections
   if (!SKIP.has('mem')) {
-    for (const name of ['sluice', 'sluice-nomux', 'sluice-nopipe', 'haproxy', 'node-relay']) if (targets[name]?.proc) await stopProc(targets[name].proc);
+    for (const name of [...SLUICE_KINDS, 'haproxy', 'node-relay']) if (targets[name]?.proc) await stopProc(targets[name].proc);
     log(`memory: fresh sluice (multiplexing on), then ${IDLE_CONNS} idle client connections…`);
     const s = await startSluiceProc('sluice');
     mem = { connections: IDLE_CONNS };
@@ -331,7 +333,7 @@ function report() {
   L.push(`- machine: ${versions.cpu ?? '?'}, ${versions.cores ?? '?'} cores, ${versions.memGiB ?? '?'} GiB RAM (sysbench, MariaDB and the proxies share it: numbers are noisy)`);
   L.push(`- ${versions.mariadbd ?? ''}; ${versions.sysbench ?? ''}; ${versions.haproxy ?? ''}; node ${versions.node ?? ''}; sluice ${versions.git ?? '?'}`);
   L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
-  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
+  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}${TARGETS.includes('sluice-nopoll') ? '**sluice-nopoll** (the same as sluice, busy polling off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');
   if (ROUNDS > 1) L.push(`- every cell is the **median of ${ROUNDS} interleaved rounds** (each round runs every target once, starting with a different one); errors and reconnects are summed over the rounds; the rounds themselves are listed under each table.`);
@@ -421,7 +423,7 @@ function report() {
     if (mem.sluiceDied) L.push('Sluice died during the memory test:', '```', mem.sluiceDied, '```', '');
   }
 
-  const extraRss = ['sluice', 'sluice-nomux', 'sluice-nopipe'].filter((n) => targets[n]?.rssAfterMatrixKiB);
+  const extraRss = SLUICE_KINDS.filter((n) => targets[n]?.rssAfterMatrixKiB);
   if (extraRss.length) {
     L.push(`RSS of the benchmarked Sluice processes after the matrix: ${extraRss.map((n) => `${n} ${f(mib(targets[n].rssAfterMatrixKiB), 1)} MiB`).join(', ')}.`, '');
   }

@@ -16,8 +16,9 @@
 #                            steadier on a noisy machine and takes 3× as long for the matrix
 #   BENCH_WORKLOADS=a,b      default oltp_point_select,oltp_read_only
 #   BENCH_THREADS=1,16,64    thread counts
-#   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nomux (default all of these), plus
-#                            sluice-nopipe (pool.pipelining off) when named
+#   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nopoll,sluice-nomux (default all of
+#                            these), plus sluice-nopipe (pool.pipelining off) when named; sluice-nopoll is sluice with
+#                            tuning.busy_poll_us: 0
 #   BENCH_BIG_THREADS=1000   client threads of the max_connections test
 #   BENCH_IDLE_CONNS=5000    idle connections of the memory test
 #   BENCH_SKIP=big,mem       skip the 1000-thread and/or memory test
