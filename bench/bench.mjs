@@ -52,9 +52,9 @@ function sluiceConfig(kind) {
     monitor: { user: topo.monitor.user, password: topo.monitor.password },
     users: [{ name: SLUICE_USER.user, password: SLUICE_USER.password, backend_user: topo.root.user, backend_password: topo.root.password }],
     passthrough_users: { enabled: false },
-    // Without multiplexing every client holds its own backend connection: let idle ones go quickly so they do
-    // not eat into max_connections=100 during the other targets' runs.
-    pool: mux ? { min: 0, max: 20, pipelining: { enabled: kind !== 'sluice-nopipe' } } : { min: 0, max: 200, idle_timeout_ms: 2000 },
+    // Idle backend connections go quickly so they do not eat into max_connections=100 during the other targets'
+    // runs (without multiplexing every client holds its own; with it, each Sluice variant keeps up to 20).
+    pool: mux ? { min: 0, max: 20, idle_timeout_ms: 2000, pipelining: { enabled: kind !== 'sluice-nopipe' } } : { min: 0, max: 200, idle_timeout_ms: 2000 },
     multiplexing: mux,
     tuning: { busy_poll_us: kind === 'sluice-nopoll' ? 0 : 100 },
     limits: { max_client_connections: 10000 },

@@ -347,7 +347,8 @@ export async function waitConnHeadroom(need, maxConnections, timeoutMs = 20000) 
   const deadline = Date.now() + timeoutMs;
   let connected = NaN;
   for (;;) {
-    connected = await status('Threads_connected');
+    // (With no connection left the query itself is refused: wait, as for a full server.)
+    connected = await status('Threads_connected').catch(() => NaN);
     if (connected + need + 4 <= maxConnections) return connected;
     if (Date.now() > deadline) {
       log(`warning: ${connected} server connections still open; running anyway (needs ${need})`);

@@ -19,7 +19,7 @@ import { charsetVariables } from './collations.js';
 import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
 import type { BackendPool } from './pool.js';
 import { readInto } from '../util/socket-read.js';
-import { backendBusy, backendIdle } from '../util/busy-poll.js';
+import { backendBusy, backendIdle, noteActivity } from '../util/busy-poll.js';
 
 export interface BackendEndpoint {
   name: string;
@@ -330,7 +330,10 @@ export class BackendConnection {
   }
 
   private attachDataPath(): void {
-    const onChunk = (chunk: Buffer): void => this.onData(chunk);
+    const onChunk = (chunk: Buffer): void => {
+      noteActivity();
+      this.onData(chunk);
+    };
     if (!readInto(this.socket, onChunk)) this.socket.on('data', onChunk);
     this.socket.on('error', (err: Error) => this.onSocketGone(err));
     this.socket.on('close', () => this.onSocketGone(null));

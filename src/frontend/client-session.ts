@@ -43,6 +43,7 @@ import type { OutcomeWaiter, VerdictWaiter } from '../failover/manager.js';
 import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
 import { plainInsert, type WriteSignature } from '../failover/binlog-match.js';
 import { readInto } from '../util/socket-read.js';
+import { noteActivity } from '../util/busy-poll.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
 const EMPTY = Buffer.alloc(0);
@@ -234,7 +235,10 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     return this.shared ? 0 : (this.backend?.threadId ?? 0);
   }
 
-  private readonly onSocketData = (chunk: Buffer): void => this.onClientData(chunk);
+  private readonly onSocketData = (chunk: Buffer): void => {
+    noteActivity();
+    this.onClientData(chunk);
+  };
 
   private attachSocket(socket: net.Socket): void {
     socket.on('data', this.onSocketData);
@@ -910,7 +914,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     } else if (payload[0] !== Command.QUERY || SELECT_DIAGNOSTICS.test(d.text)) return false; // (the digest: no string of the payload per statement)
     if (!this.autocommit() || (this.lastStatus & ServerStatus.IN_TRANS) !== 0) return false;
     if (this.curReplica !== null && this.consistencyLevel !== 'eventual' && !this.replicaCaughtUp(this.curReplica)) return false;
-    return this.ctx.digests.pipelinable(d.text, cfg.min_samples, cfg.max_statement_ms);
+    return this.ctx.digests.pipelinable(d, cfg.min_samples, cfg.max_statement_ms);
   }
 
   /**
@@ -1667,7 +1671,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       // A pipelined statement's digest counts from when the server started on it, not the wait behind others:
       // the digest decides whether it may be pipelined, and that must not flip with the load.
       this.ctx.digests.record(d, this.shared ? now - conn.busySince : ms, conn.scanner.rows, conn.scanner.lastWasError);
-      if (conn.scanner.last.warnings > 0) this.ctx.digests.noteWarnings(d.text);
+      if (conn.scanner.last.warnings > 0) this.ctx.digests.noteWarnings(d);
       this.ctx.statementStats.record(conn.pool!.endpoint.name, this.curReplica !== null ? 'replica' : 'primary', ms, this.curErrno);
     }
     if (this.recording !== null) {
@@ -1727,7 +1731,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
     if (this.curStateChanged && !this.curVarsChanged && !explainsStateChange(info, command)) this.addPin(PinReason.UNTRACKED_STATE);
     if ((this.curStateChanged || this.curVarsChanged) && info !== null && info.kind === StatementKind.Select && this.curDigest !== null) {
       // A read that changed its session (a stored function): never pipelined (others would run in that session).
-      this.ctx.digests.noteStateChange(this.curDigest.text);
+      this.ctx.digests.noteStateChange(this.curDigest);
     }
     if (info !== null && this.curStateChanged && info.flags & StatementFlag.MULTI_STATEMENT) {
       // The lexer names the first statement's kind only: state changes by the others are not explained.

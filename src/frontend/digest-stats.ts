@@ -2,7 +2,11 @@
 // p99 time, rows, errors. Bounded: at most `limit` digests; later new ones are counted under one
 // "(other digests)" entry. Latency percentiles come from a log-scale histogram (2 buckets per octave).
 
+import type { Digest } from '../router/digest.js';
+
 const BUCKETS = 64;
+
+let nextGeneration = 0;
 
 export interface DigestEntry {
   readonly text: string;
@@ -22,18 +26,40 @@ export interface DigestEntry {
 export class DigestStats {
   private entries = new Map<string, DigestEntry>();
   private other: DigestEntry | null = null;
+  /**
+   * Entries cached on digests carry the generation they were found in: a new one for each DigestStats and
+   * each reset(), so an entry of another instance (or from before a reset) is never taken for this one's.
+   */
+  private generation = nextGeneration++;
 
   constructor(private readonly limit = 5000) {}
 
+  /**
+   * The entry of `d`'s text, if it has one. Cached on the digest object (a prepared statement keeps its
+   * digest for all its executes), so the lookup by text, a character-by-character compare of another
+   * session's equal string, happens once per digest object.
+   */
+  private entryOf(d: Digest): DigestEntry | undefined {
+    if (d.statsGeneration === this.generation) return d.statsEntry as DigestEntry;
+    const e = this.entries.get(d.text);
+    if (e !== undefined) {
+      d.statsEntry = e;
+      d.statsGeneration = this.generation;
+    }
+    return e;
+  }
+
   /** Keyed by the digest's text (equal texts have equal hashes; no BigInt→string per statement). */
-  record(d: { text: string; hash: bigint }, ms: number, rows: number, error: boolean): void {
-    let e = this.entries.get(d.text);
+  record(d: Digest, ms: number, rows: number, error: boolean): void {
+    let e = this.entryOf(d);
     if (e === undefined) {
       if (this.entries.size >= this.limit) {
         e = this.other ??= newEntry('(other digests)', 'other');
       } else {
         e = newEntry(d.text, d.hash.toString(16));
         this.entries.set(d.text, e);
+        d.statsEntry = e;
+        d.statsGeneration = this.generation;
       }
     }
     e.count++;
@@ -50,20 +76,20 @@ export class DigestStats {
    * warnings: a slow statement would hold up the others queued behind it, and the warnings of a statement
    * with others behind it are gone before SHOW WARNINGS can read them.
    */
-  pipelinable(text: string, minSamples: number, maxMs: number): boolean {
-    const e = this.entries.get(text);
+  pipelinable(d: Digest, minSamples: number, maxMs: number): boolean {
+    const e = this.entryOf(d);
     return e !== undefined && e.count >= minSamples && e.totalMs <= maxMs * e.count && e.stateChanges === 0 && (e.errors + e.warned) * 50 < e.count;
   }
 
   /** A statement of this digest left warnings (SHOW WARNINGS may follow it). */
-  noteWarnings(text: string): void {
-    const e = this.entries.get(text);
+  noteWarnings(d: Digest): void {
+    const e = this.entryOf(d);
     if (e !== undefined) e.warned++;
   }
 
   /** A statement of this digest changed its session's state. */
-  noteStateChange(text: string): void {
-    const e = this.entries.get(text);
+  noteStateChange(d: Digest): void {
+    const e = this.entryOf(d);
     if (e !== undefined) e.stateChanges++;
   }
 
@@ -77,6 +103,7 @@ export class DigestStats {
   reset(): void {
     this.entries = new Map();
     this.other = null;
+    this.generation = nextGeneration++;
   }
 }
 

@@ -19,6 +19,12 @@ import { CC, CC_DIGIT, CC_IDENT, KeywordTable, Tok, Tokenizer, type LexOptions }
 export interface Digest {
   text: string;
   hash: bigint;
+  /**
+   * The statistics entry of this digest, kept by DigestStats (`entryOf`) so that a prepared statement's
+   * executes find it without a map lookup by text; valid while `statsGeneration` matches.
+   */
+  statsEntry: unknown;
+  statsGeneration: number;
 }
 
 const KEYWORDS = `
@@ -367,7 +373,7 @@ export function digest(sql: Buffer, start: number, end: number, opts: LexOptions
     }
   }
   const hash = ascii ? fnv1a64(out, 0, n) : fnv1a64(Buffer.from(text, 'utf8'), 0, -1);
-  return { text, hash };
+  return { text, hash, statsEntry: null, statsGeneration: -1 };
 }
 
 /** `x` or "x" (ANSI) identifier: bare when it needs no quoting, else back-quoted */

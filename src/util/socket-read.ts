@@ -1,8 +1,6 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 
-import { noteActivity } from './busy-poll.js';
-
 /**
  * Cheaper reads for plain TCP / unix sockets on the hot path.
  *
@@ -30,7 +28,6 @@ function copyOut(onChunk: ChunkCallback): (nread: number, buf: Buffer) => void {
   return (nread: number, buf: Buffer): void => {
     const chunk = Buffer.allocUnsafe(nread);
     buf.copy(chunk, 0, 0, nread);
-    noteActivity();
     onChunk(chunk);
   };
 }

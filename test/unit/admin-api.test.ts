@@ -351,7 +351,7 @@ describe('docs/openapi.yaml', () => {
     assert.deepEqual(required('Session'), Object.keys(sessionsDoc(ctx)[0]!).sort());
     assert.deepEqual(required('Stats'), Object.keys(statsDoc(ctx)).sort());
     const digests = new DigestStats();
-    digests.record({ text: 'SELECT ?', hash: 1n }, 0.5, 1, false);
+    digests.record({ text: 'SELECT ?', hash: 1n, statsEntry: null, statsGeneration: -1 }, 0.5, 1, false);
     assert.deepEqual(required('Digest'), Object.keys(digestsDoc({ ...ctx, digests })[0]!).sort());
     assert.deepEqual(required('BackendStatements'), Object.keys(backendsDoc(ctx, snapshot, null)[0]!.statements!).sort());
     const failover = failoverDoc({

@@ -3,48 +3,74 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DigestStats } from '../../src/frontend/digest-stats.js';
+import type { Digest } from '../../src/router/digest.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { ResponseScanner, type ResponseHandler } from '../../src/protocol/response-scanner.js';
 import { responseFixtures } from '../helpers/fixtures.js';
 
 describe('DigestStats.pipelinable', () => {
-  const d = { text: 'SELECT v FROM t WHERE id = ?', hash: 1n };
+  const dig = (text: string): Digest => ({ text, hash: 1n, statsEntry: null, statsGeneration: -1 });
+  const d = dig('SELECT v FROM t WHERE id = ?');
 
   it('needs min_samples runs averaging at most max_statement_ms, and no session change ever', () => {
     const s = new DigestStats();
-    assert.equal(s.pipelinable(d.text, 3, 2), false, 'never seen');
+    assert.equal(s.pipelinable(d, 3, 2), false, 'never seen');
     s.record(d, 1, 1, false);
     s.record(d, 1, 1, false);
-    assert.equal(s.pipelinable(d.text, 3, 2), false, 'seen twice, 3 needed');
+    assert.equal(s.pipelinable(d, 3, 2), false, 'seen twice, 3 needed');
     s.record(d, 1, 1, false);
-    assert.equal(s.pipelinable(d.text, 3, 2), true);
+    assert.equal(s.pipelinable(d, 3, 2), true);
     s.record(d, 9, 1, false); // average 3 ms now
-    assert.equal(s.pipelinable(d.text, 3, 2), false, 'too slow on average');
-    assert.equal(s.pipelinable(d.text, 3, 3), true);
-    s.noteStateChange(d.text);
-    assert.equal(s.pipelinable(d.text, 3, 3), false, 'changed a session once: never again');
+    assert.equal(s.pipelinable(d, 3, 2), false, 'too slow on average');
+    assert.equal(s.pipelinable(d, 3, 3), true);
+    s.noteStateChange(d);
+    assert.equal(s.pipelinable(d, 3, 3), false, 'changed a session once: never again');
     assert.equal(s.list()[0]!.stateChanges, 1);
     s.reset();
-    assert.equal(s.pipelinable(d.text, 1, 3), false, 'forgotten after a reset');
+    assert.equal(s.pipelinable(d, 1, 3), false, 'forgotten after a reset');
   });
 
   it('a digest that often ends with warnings or an error is not pipelined', () => {
     const s = new DigestStats();
     for (let i = 0; i < 60; i++) s.record(d, 0.1, 1, false);
-    assert.equal(s.pipelinable(d.text, 1, 2), true);
-    s.noteWarnings(d.text);
-    assert.equal(s.pipelinable(d.text, 1, 2), true, '1 in 60');
+    assert.equal(s.pipelinable(d, 1, 2), true);
+    s.noteWarnings(d);
+    assert.equal(s.pipelinable(d, 1, 2), true, '1 in 60');
     s.record(d, 0.1, 0, true);
-    assert.equal(s.pipelinable(d.text, 1, 2), false, '2 in 61');
+    assert.equal(s.pipelinable(d, 1, 2), false, '2 in 61');
     assert.equal(s.list()[0]!.warned, 1);
   });
 
   it('digests beyond the limit (counted as "other") are never pipelined', () => {
     const s = new DigestStats(1);
-    s.record({ text: 'SELECT 1', hash: 1n }, 0.1, 1, false);
+    s.record(dig('SELECT 1'), 0.1, 1, false);
     for (let i = 0; i < 5; i++) s.record(d, 0.1, 1, false);
-    assert.equal(s.pipelinable('SELECT 1', 1, 2), true);
-    assert.equal(s.pipelinable(d.text, 1, 2), false);
+    assert.equal(s.pipelinable(dig('SELECT 1'), 1, 2), true);
+    assert.equal(s.pipelinable(d, 1, 2), false);
+    assert.equal(s.list().find((e) => e.hash === 'other')!.count, 5);
+  });
+
+  it('digest objects with the same text share one entry; an entry cached on a digest does not outlive reset()', () => {
+    const s = new DigestStats();
+    const a = dig('SELECT 2');
+    const b = dig('SELECT 2'); // another session's prepare of the same statement
+    s.record(a, 0.1, 1, false);
+    s.record(b, 0.1, 1, false);
+    s.record(a, 0.1, 1, false);
+    assert.equal(s.list().length, 1);
+    assert.equal(s.list()[0]!.count, 3);
+    s.reset();
+    assert.equal(s.pipelinable(a, 1, 2), false, 'the cached entry is gone with the reset');
+    s.record(b, 0.1, 1, false);
+    s.record(a, 0.1, 1, false);
+    assert.equal(s.list().length, 1);
+    assert.equal(s.list()[0]!.count, 2, 'counted in the new entry, not the stale one');
+    assert.equal(s.pipelinable(a, 2, 2), true);
+    const other = new DigestStats();
+    assert.equal(other.pipelinable(a, 1, 2), false, 'an entry cached for one instance is not taken for another');
+    other.record(a, 0.1, 1, false);
+    assert.equal(other.list()[0]!.count, 1);
+    assert.equal(s.list()[0]!.count, 2);
   });
 });
 
