@@ -67,13 +67,18 @@ const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind));
 /** The Sluice variants this run needs (the 1000-thread test uses `sluice`). */
 const wantedSluices = () => SLUICE_KINDS.filter((k) => TARGETS.includes(k) || (k === 'sluice' && !SKIP.has('big')));
 
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 /** One row from a cell's rounds: medians of the measures, errors summed, the first failure's status; the rounds kept. */
 function medianRow(rows) {
   if (rows.length === 1) return rows[0];
   const med = (pick) => {
-    const v = rows.map(pick).filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-    if (v.length === 0) return null;
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    const v = rows.map(pick).filter((x) => typeof x === 'number' && Number.isFinite(x));
+    return v.length === 0 ? null : median(v);
   };
   const failed = rows.find((r) => r.status !== 'ok');
   const sum = (pick) => rows.reduce((n, r) => n + (pick(r) ?? 0), 0);
@@ -367,24 +372,29 @@ function report() {
     if (ROUNDS > 1) {
       // Round by round, the two ratios the core issue's targets are about: Sluice's QPS × HAProxy's, and its
       // extra latency × the relay's (same round, so the same machine weather).
-      L.push('', 'Rounds (same round = same machine conditions): Sluice QPS × HAProxy, and Sluice extra latency × relay extra latency:', '');
-      L.push('| threads | QPS: ' + TARGETS.join(' / ') + ' | sluice × haproxy | extra × relay |');
-      L.push('|---:|---|---|---|');
+      L.push('', 'Rounds (same round = same machine conditions): Sluice QPS × HAProxy, and Sluice extra latency × relay extra latency, each round and their median (the steadiest single figure on a noisy machine: each ratio compares runs a few seconds apart):', '');
+      L.push('| threads | QPS: ' + TARGETS.join(' / ') + ' | sluice × haproxy | median | extra × relay | median |');
+      L.push('|---:|---|---|---:|---|---:|');
       for (const threads of THREADS) {
         const by = Object.fromEntries(rows.filter((r) => r.threads === threads).map((r) => [r.target, r.rounds ?? []]));
         const qpsCols = [];
         const xh = [];
         const xr = [];
+        const xhv = [];
+        const xrv = [];
         for (let i = 0; i < ROUNDS; i++) {
           const at = (n) => by[n]?.[i];
           qpsCols.push(TARGETS.map((n) => int(at(n)?.qps)).join(' / '));
           const s = at('sluice'), h = at('haproxy'), rl = at('node-relay'), d = at('direct');
-          xh.push(s && h ? f(ratio(s.qps, h.qps)) : '—');
+          const qh = s && h ? ratio(s.qps, h.qps) : null;
+          xh.push(qh !== null ? f(qh) : '—');
+          if (typeof qh === 'number' && Number.isFinite(qh)) xhv.push(qh);
           const ex = (r) => (r && d && r.avgMs !== null && d.avgMs !== null ? r.avgMs - d.avgMs : null);
           const sx = ex(s), rx = ex(rl);
           xr.push(sx !== null && rx !== null && rx >= 0.005 ? f(sx / rx) : '—');
+          if (sx !== null && rx !== null && rx >= 0.005) xrv.push(sx / rx);
         }
-        L.push(`| ${threads} | ${qpsCols.join('; ')} | ${xh.join(', ')} | ${xr.join(', ')} |`);
+        L.push(`| ${threads} | ${qpsCols.join('; ')} | ${xh.join(', ')} | ${xhv.length ? f(median(xhv)) : '—'} | ${xr.join(', ')} | ${xrv.length ? f(median(xrv)) : '—'} |`);
       }
     }
     L.push('', `CPU per query (µs, from /proc/<pid>/stat over each run; the proxy's user-space share in parentheses) and machine idle:`, '');
