@@ -35,7 +35,7 @@ function spin(): void {
     spinning = false;
     return;
   }
-  if (busyBackends > MAX_BUSY_BACKENDS) {
+  if (busyBackends > MAX_BUSY_BACKENDS || budgetMs === 0) {
     spinning = false;
     return;
   }
@@ -65,12 +65,12 @@ export function backendIdle(): void {
   busyBackends--;
 }
 
-/** Microseconds of spinning after the last read; 0 turns busy polling off (a spin in progress ends at its next turn). */
+/** Microseconds of polling after the last read; 0 turns busy polling off (a spin in progress ends at its next turn, reads or not). */
 export function setBusyPollBudget(us: number): void {
   budgetMs = us / 1000;
 }
 
-/** For tests and the admin view. */
+/** For tests. */
 export function busyPollState(): { budgetUs: number; spinning: boolean; busyBackends: number } {
   return { budgetUs: budgetMs * 1000, spinning, busyBackends };
 }

@@ -50,11 +50,11 @@ test('reload under load: new user and pool size applied, bad configs refused, no
     await new Promise((r) => setTimeout(r, 500));
     await assert.rejects(mysql.createConnection({ host: '127.0.0.1', port, user: 'newbie', password: 'nb' }), (e: { errno: number }) => e.errno === 1045);
 
-    // 1. SIGHUP with a new user and a bigger pool.
-    writeFileSync(cfgPath, JSON.stringify({ ...base, users: [...users, { name: 'newbie', password: 'nb', backend_user: 'root', backend_password: users[2]!.backend_password }], pool: { max: 12 } }));
+    // 1. SIGHUP with a new user, a bigger pool and busy polling off.
+    writeFileSync(cfgPath, JSON.stringify({ ...base, users: [...users, { name: 'newbie', password: 'nb', backend_user: 'root', backend_password: users[2]!.backend_password }], pool: { max: 12 }, tuning: { busy_poll_us: 0 } }));
     child.kill('SIGHUP');
     await waitLog(/SIGHUP: configuration reloaded/);
-    assert.match(logs, /"changed":\["users","pool"\]/);
+    assert.match(logs, /"changed":\["users","pool","tuning"\]/);
     const nb = await mysql.createConnection({ host: '127.0.0.1', port, user: 'newbie', password: 'nb' });
     await nb.query('SELECT 1');
     await nb.end();

@@ -48,6 +48,18 @@ describe('busy polling', () => {
     assert.equal(await until(() => !busyPollState().spinning, 1000), true);
   });
 
+  it('a budget set to 0 ends a spin at once, even while reads keep coming (a reload that turns it off)', async () => {
+    setBusyPollBudget(3000);
+    const reads = setInterval(noteActivity, 1);
+    noteActivity();
+    await sleep(5);
+    assert.equal(busyPollState().spinning, true);
+    setBusyPollBudget(0);
+    const stopped = await until(() => !busyPollState().spinning, 100);
+    clearInterval(reads);
+    assert.equal(stopped, true);
+  });
+
   it('does not start with two backend connections busy, and stops when a second becomes busy', async () => {
     setBusyPollBudget(5000);
     backendBusy();
