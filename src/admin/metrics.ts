@@ -14,6 +14,7 @@ import { STATEMENT_BUCKETS_SECONDS, OTHER_ERROR_CODE } from '../frontend/stateme
 import type { FailoverControl, FailoverPhase, FailoverStats } from '../failover/types.js';
 import { liveRole, usageByBackend } from './views.js';
 import type { AdminContext, AdminMonitor } from './types.js';
+import { busyPollState } from '../util/busy-poll.js';
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
@@ -142,6 +143,7 @@ export function createSluiceMetrics(
   mirrorCounter(reg, 'sluice_statements_total', 'Client commands served since start.', () => c.statements);
   mirrorCounter(reg, 'sluice_session_syncs_total', 'Session state syncs (SET / COM_INIT_DB) sent to backend connections.', () => c.syncs);
   mirrorCounter(reg, 'sluice_auth_failures_total', 'Client logins refused.', () => c.authFailures);
+  mirrorCounter(reg, 'sluice_busy_poll_seconds_total', 'Time the event loop polled instead of sleeping (tuning.busy_poll_us), turns in between included.', () => busyPollState().spunMs / 1000);
 
   new Counter({
     name: 'sluice_pinned_total',

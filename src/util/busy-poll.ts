@@ -21,6 +21,9 @@ let budgetMs = 0;
 let spinning = false;
 let activity = false;
 let lastActive = 0;
+let lastTurn = 0;
+/** Milliseconds spent spinning since start (including the work done in the turns in between). */
+let spunMs = 0;
 /** Backend connections with a response outstanding (see `backendBusy` / `backendIdle`). */
 let busyBackends = 0;
 /** Spin only while at most this many backend connections are busy. */
@@ -28,6 +31,9 @@ const MAX_BUSY_BACKENDS = 1;
 
 function spin(): void {
   const now = performance.now();
+  // Polling time, for operators (sluice_busy_poll_seconds_total): from the spin's start or its last turn.
+  spunMs += now - lastTurn;
+  lastTurn = now;
   if (activity) {
     activity = false;
     lastActive = now;
@@ -51,7 +57,7 @@ export function noteActivity(): void {
   if (budgetMs === 0 || busyBackends > MAX_BUSY_BACKENDS) return;
   spinning = true;
   activity = false;
-  lastActive = performance.now();
+  lastActive = lastTurn = performance.now();
   setImmediate(spin);
 }
 
@@ -70,7 +76,7 @@ export function setBusyPollBudget(us: number): void {
   budgetMs = us / 1000;
 }
 
-/** For tests. */
-export function busyPollState(): { budgetUs: number; spinning: boolean; busyBackends: number } {
-  return { budgetUs: budgetMs * 1000, spinning, busyBackends };
+/** For tests and /metrics. */
+export function busyPollState(): { budgetUs: number; spinning: boolean; busyBackends: number; spunMs: number } {
+  return { budgetUs: budgetMs * 1000, spinning, busyBackends, spunMs };
 }

@@ -188,6 +188,7 @@ test('sessions, pools and backends match the clients and the servers’ own view
       'sluice_session_syncs_total',
       'sluice_pinned_total',
       'sluice_auth_failures_total',
+      'sluice_busy_poll_seconds_total',
       'sluice_pool_connections',
       'sluice_pool_waiters',
       'sluice_backend_up',
@@ -216,6 +217,8 @@ test('sessions, pools and backends match the clients and the servers’ own view
     assert.equal(sample('sluice_backend_up', { backend: 'replica1', role: 'replica' }), 1);
     assert.ok(sample('sluice_pinned_total', { reason: 'transaction' }) >= 2);
     assert.ok(sample('sluice_statements_total') >= clients.length + 4);
+    // Statements ran one at a time above (busy polling on by default): the loop has polled for some time.
+    assert.ok(sample('sluice_busy_poll_seconds_total') > 0);
     assert.ok(Number.isFinite(sample('sluice_replication_lag_seconds', { backend: 'replica1' })));
 
     // Ending the transactions gives the connections back; closing a client removes its session.

@@ -29,11 +29,14 @@ describe('busy polling', () => {
     assert.equal(busyPollState().spinning, false);
   });
 
-  it('spins after a read and stops once the budget passes without reads', async () => {
+  it('spins after a read and stops once the budget passes without reads; the time spun is counted', async () => {
+    const before = busyPollState().spunMs;
     setBusyPollBudget(5000);
     noteActivity();
     assert.equal(busyPollState().spinning, true);
     assert.equal(await until(() => !busyPollState().spinning, 1000), true, 'the spin did not end');
+    const spun = busyPollState().spunMs - before;
+    assert.ok(spun >= 5 && spun < 1000, `spun ${spun} ms for a 5 ms budget`);
   });
 
   it('keeps spinning while reads keep coming, and timers still fire meanwhile', async () => {
