@@ -41,6 +41,7 @@ export class ReloadRefused extends Error {
 
 export async function startSluice(config: SluiceConfig, opts: { logger: Logger; configPath?: string }): Promise<SluiceServer> {
   const log = opts.logger;
+  // Process-wide, like the event loop it tunes (several Sluices in one process, as in tests, share it).
   setBusyPollBudget(config.tuning.busy_poll_us);
   const primaryCfg = config.backends.find((b) => b.role === 'primary')!;
   const primary = { name: primaryCfg.name, host: primaryCfg.host, port: primaryCfg.port };
