@@ -30,6 +30,7 @@ export interface ClientStatement {
 /** Cache key of a server-side statement: what it was parsed under matters, not just its text. */
 export function statementKey(sql: Buffer, schema: string | null, sqlMode: string | undefined, charset: string | undefined): string {
   const key = `${schema ?? ''}\u0000${sqlMode ?? ''}\u0000${charset ?? ''}\u0000${sql.toString('latin1')}`;
+  if (key.length > MAX_INTERNED_KEY_LENGTH) return key;
   const known = internedKeys.get(key);
   if (known !== undefined) return known;
   if (internedKeys.size >= MAX_INTERNED_KEYS) internedKeys.clear();
@@ -40,11 +41,13 @@ export function statementKey(sql: Buffer, schema: string | null, sqlMode: string
 /**
  * One string object per statement key: each execute looks its key up in the connection's statement map, and
  * a key that is the very string stored there compares by pointer, where an equal copy (another client's
- * prepare of the same SQL) is compared character by character, sql_mode included. Bounded; only speed
- * depends on it.
+ * prepare of the same SQL) is compared character by character, sql_mode included. Bounded in count and in
+ * key length (the table outlives the statements: 10,000 huge statements must not stay in memory through it);
+ * only speed depends on it.
  */
 const internedKeys = new Map<string, string>();
 const MAX_INTERNED_KEYS = 10000;
+const MAX_INTERNED_KEY_LENGTH = 4096;
 
 export function preparePayload(sql: Buffer): Buffer {
   return new PacketWriter(sql.length + 8).u8(Command.STMT_PREPARE).bytes(sql).finish(0).subarray(4);
