@@ -347,10 +347,10 @@ export class BackendConnection {
     }
     this.feeding = true;
     try {
-      let data = chunk;
+      let from = 0;
       for (;;) {
         const handler = this.scanner.handler;
-        const extra = this.scanner.feed(data);
+        const extra = this.scanner.feed(chunk, from);
         if (!this.scanner.isActive() && (handler === EVICTED || handler === ABANDONED)) this.discardedResponseDone(handler);
         if (this.scanner.isActive()) {
           // Still streaming, or Sluice began a command of its own once the response ended (nothing can follow).
@@ -363,7 +363,7 @@ export class BackendConnection {
           return;
         }
         if (extra === 0) return;
-        data = data.subarray(data.length - extra);
+        from = chunk.length - extra;
       }
     } catch (err) {
       // A response we cannot follow: this connection's stream is unusable; the owner hears of it.

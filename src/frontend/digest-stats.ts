@@ -111,11 +111,15 @@ function newEntry(text: string, hash: string): DigestEntry {
   return { text, hash, count: 0, totalMs: 0, maxMs: 0, rows: 0, errors: 0, stateChanges: 0, warned: 0, histogram: new Uint32Array(BUCKETS) };
 }
 
-/** Bucket i holds latencies up to 2^(i/2) µs. */
-function bucketOf(ms: number): number {
+/** Bucket i holds latencies up to 2^(i/2) µs: ceil(2·log2(µs)), without a log per statement. */
+export function bucketOf(ms: number): number {
   const us = ms * 1000;
   if (us <= 1) return 0;
-  return Math.min(BUCKETS - 1, Math.ceil(Math.log2(us) * 2));
+  if (us >= 2147483648) return BUCKETS - 1;
+  const e = 31 - Math.clz32(us); // floor(log2(us)); 2^e ≤ us < 2^(e+1)
+  const low = 1 << e;
+  const i = us === low ? 2 * e : us <= low * Math.SQRT2 ? 2 * e + 1 : 2 * e + 2;
+  return i < BUCKETS - 1 ? i : BUCKETS - 1;
 }
 
 /** Upper bound (ms) of the bucket holding the q-quantile. */

@@ -158,22 +158,32 @@ export function eofPacket(seq: number, status: number, warnings = 0): Buffer {
 
 /** Status and warnings of an OK (0x00/0xfe long form) or EOF payload. */
 export function readStatusAndWarnings(payload: Buffer, out: { status: number; warnings: number }): void {
-  if (payload[0] === 0xfe && payload.length < 7) {
-    // Old EOF (5 bytes). An OK that replaces EOF (DEPRECATE_EOF) is at least 7 bytes.
-    out.warnings = payload.length >= 3 ? payload.readUInt16LE(1) : 0;
-    out.status = payload.length >= 5 ? payload.readUInt16LE(3) : 0;
-    return;
-  }
-  let pos = 1;
-  pos += lenencLen(payload, pos);
-  pos += lenencLen(payload, pos);
-  out.status = pos + 2 <= payload.length ? payload.readUInt16LE(pos) : 0;
-  out.warnings = pos + 4 <= payload.length ? payload.readUInt16LE(pos + 2) : 0;
+  readStatusAndWarningsAt(payload, 0, payload.length, out);
 }
 
-function lenencLen(b: Buffer, pos: number): number {
-  const f = b[pos];
-  if (f === undefined || f < 0xfb) return 1;
+/**
+ * The same for the payload at buf[start, end): no view is made (the response scanner reads two of these per
+ * result set on the hot path, and a Buffer view costs more than the read).
+ */
+export function readStatusAndWarningsAt(buf: Buffer, start: number, end: number, out: { status: number; warnings: number }): void {
+  const length = end - start;
+  if (buf[start] === 0xfe && length < 7) {
+    // Old EOF (5 bytes). An OK that replaces EOF (DEPRECATE_EOF) is at least 7 bytes.
+    out.warnings = length >= 3 ? buf[start + 1]! | (buf[start + 2]! << 8) : 0;
+    out.status = length >= 5 ? buf[start + 3]! | (buf[start + 4]! << 8) : 0;
+    return;
+  }
+  let pos = start + 1;
+  pos += lenencLen(buf, pos, end);
+  pos += lenencLen(buf, pos, end);
+  out.status = pos + 2 <= end ? buf[pos]! | (buf[pos + 1]! << 8) : 0;
+  out.warnings = pos + 4 <= end ? buf[pos + 2]! | (buf[pos + 3]! << 8) : 0;
+}
+
+function lenencLen(b: Buffer, pos: number, end: number): number {
+  if (pos >= end) return 1;
+  const f = b[pos]!;
+  if (f < 0xfb) return 1;
   if (f === 0xfc) return 3;
   if (f === 0xfd) return 4;
   if (f === 0xfe) return 9;

@@ -5,7 +5,7 @@
 // No allocation per packet unless a control packet is split across chunks.
 import { Buffer } from 'node:buffer';
 import { MAX_PACKET_CHUNK, ServerStatus } from './constants.js';
-import { readStatusAndWarnings } from './packets.js';
+import { readStatusAndWarningsAt } from './packets.js';
 
 export const enum ResponseKind {
   /** A result set (COM_QUERY, COM_STMT_EXECUTE): OK | ERR | LOCAL INFILE | column count, defs, rows. */
@@ -125,15 +125,16 @@ export class ResponseScanner {
   }
 
   /**
-   * Feeds bytes from the server. Returns the number of bytes that came after the end of the response.
+   * Feeds bytes from the server, chunk[start..] (a pipelined response may begin inside a chunk). Returns the
+   * number of bytes that came after the end of the response.
    * The handler is read at each call, so it can be replaced while a response streams (a client gone).
    */
-  feed(chunk: Buffer): number {
+  feed(chunk: Buffer, start = 0): number {
     const end = chunk.length;
-    let pos = 0;
-    let fwd = 0;
+    let pos = start;
+    let fwd = start;
     if (this.held !== null) {
-      pos = this.fillHeld(chunk);
+      pos = start + this.fillHeld(start === 0 ? chunk : chunk.subarray(start));
       fwd = pos;
       if (this.held !== null) {
         this.handler!.onResponseChunkEnd(); // still incomplete
@@ -308,15 +309,17 @@ export class ResponseScanner {
 
   private onControl(buf: Buffer, start: number, end: number): void {
     const h = this.handler!;
-    const first = buf[start + 4];
-    const payload = buf.subarray(start + 4, end);
+    // The payload is buf[p, end); no view of it is made (two control packets per result set).
+    const p = start + 4;
+    const first = buf[p];
+    const length = end - p;
     switch (this.state) {
       case State.First:
       case State.InfileResult:
         if (this.kind === ResponseKind.Prepare) {
-          if (first === 0x00 && payload.length >= 9) {
+          if (first === 0x00 && length >= 9) {
             h.onResponsePacket(ControlKind.PrepareOk, buf, start, end);
-            this.enterPrepare(payload);
+            this.enterPrepare(buf, p, end);
           } else {
             this.lastWasError = true;
             h.onResponsePacket(ControlKind.Err, buf, start, end);
@@ -324,8 +327,8 @@ export class ResponseScanner {
           }
           return;
         }
-        if (first === 0x00 && payload.length >= 7) {
-          this.readStatus(payload);
+        if (first === 0x00 && length >= 7) {
+          this.readStatus(buf, p, end);
           h.onResponsePacket(ControlKind.Ok, buf, start, end);
           this.endOfResult();
         } else if (first === 0xff) {
@@ -336,14 +339,14 @@ export class ResponseScanner {
           h.onResponsePacket(ControlKind.LocalInfile, buf, start, end);
           this.state = State.InfileResult;
         } else {
-          this.columnCount = readLenenc(payload);
+          this.columnCount = readLenenc(buf, p, end);
           this.counter = this.columnCount;
           h.onResponsePacket(ControlKind.ResultHeader, buf, start, end);
           this.state = this.counter > 0 ? State.ColumnDefs : State.Rows;
         }
         return;
       case State.ColumnDefsEof:
-        this.readStatus(payload);
+        this.readStatus(buf, p, end);
         h.onResponsePacket(ControlKind.Eof, buf, start, end);
         this.state = this.binary && this.last.status & ServerStatus.CURSOR_EXISTS ? State.Done : State.Rows;
         return;
@@ -355,14 +358,14 @@ export class ResponseScanner {
           this.state = State.Done;
           return;
         }
-        this.readStatus(payload);
+        this.readStatus(buf, p, end);
         h.onResponsePacket(ControlKind.Eof, buf, start, end);
         if (this.state === State.FieldList || this.kind === ResponseKind.Fetch) this.state = State.Done;
         else this.endOfResult();
         return;
       case State.Single:
         if (first === 0xff) this.lastWasError = true;
-        else this.readStatus(payload);
+        else this.readStatus(buf, p, end);
         h.onResponsePacket(first === 0xff ? ControlKind.Err : ControlKind.Ok, buf, start, end);
         this.state = State.Done;
         return;
@@ -392,8 +395,8 @@ export class ResponseScanner {
     }
   }
 
-  private readStatus(payload: Buffer): void {
-    readStatusAndWarnings(payload, this.last);
+  private readStatus(buf: Buffer, start: number, end: number): void {
+    readStatusAndWarningsAt(buf, start, end, this.last);
     this.statusSeen = true;
   }
 
@@ -402,10 +405,10 @@ export class ResponseScanner {
   }
 
   /** PREPARE_OK: [0x00][stmt id u32][columns u16][params u16][0][warnings u16]. */
-  private enterPrepare(payload: Buffer): void {
-    if (payload.length >= 12) this.last.warnings = payload.readUInt16LE(10);
-    const columns = payload.readUInt16LE(5);
-    const params = payload.readUInt16LE(7);
+  private enterPrepare(buf: Buffer, p: number, end: number): void {
+    if (end - p >= 12) this.last.warnings = buf.readUInt16LE(p + 10);
+    const columns = buf.readUInt16LE(p + 5);
+    const params = buf.readUInt16LE(p + 7);
     this.prepareColumns = columns;
     if (params > 0) {
       this.counter = params;
@@ -431,10 +434,12 @@ function firstState(kind: ResponseKind): State {
   }
 }
 
-function readLenenc(p: Buffer): number {
-  const f = p[0]!;
+/** A length-encoded integer at b[at], within a payload ending at `end` (a packet cut short throws). */
+function readLenenc(b: Buffer, at: number, end: number): number {
+  const f = b[at]!;
   if (f < 0xfb) return f;
-  if (f === 0xfc) return p.readUInt16LE(1);
-  if (f === 0xfd) return p.readUIntLE(1, 3);
-  return Number(p.readBigUInt64LE(1));
+  if (at + (f === 0xfc ? 3 : f === 0xfd ? 4 : 9) > end) throw new RangeError('length-encoded integer past the end of the packet');
+  if (f === 0xfc) return b.readUInt16LE(at + 1);
+  if (f === 0xfd) return b.readUIntLE(at + 1, 3);
+  return Number(b.readBigUInt64LE(at + 1));
 }
