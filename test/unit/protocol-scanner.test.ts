@@ -536,6 +536,41 @@ describe('ResponseScanner: targeted behaviour', () => {
   });
 });
 
+// A pipelined response usually begins inside a chunk that held the end of the previous one: connection.ts
+// feeds it by offset (feed(chunk, start)) instead of cutting a view.
+describe('ResponseScanner: a response that begins inside a chunk (feed by offset)', () => {
+  const JUNK = Buffer.from([0xff, 0x05, 0x00, 0x00, 0x01, 0xfe, 0x00, 0x00, 0x02]); // must never be read
+  for (const fx of fixtures) {
+    if (fx.pauseAt !== undefined) continue; // LOCAL INFILE pauses mid-response
+    it(fx.name, () => {
+      const rng = prng(fx.bytes.length);
+      for (const cut of [fx.bytes.length + TRAILING.length, randInt(rng, 1, fx.bytes.length), randInt(rng, 1, fx.bytes.length)]) {
+        const stream = Buffer.concat([JUNK, fx.bytes, TRAILING]);
+        const first = stream.subarray(0, JUNK.length + cut);
+        const rest = stream.subarray(JUNK.length + cut);
+        const s = new ResponseScanner();
+        const rec = new Recorder(fx.bytes, fx.wire.physical);
+        s.begin(fx.kind, fx.deprecateEof, fx.binary, rec);
+        let extra = s.feed(first, JUNK.length);
+        if (rec.doneCount === 0) extra = s.feed(rest);
+        assert.deepEqual(rec.errors, [], `cut ${cut}`);
+        assert.equal(rec.doneCount, 1, `cut ${cut}: done once`);
+        assert.equal(rec.doneAtForwarded, fx.bytes.length);
+        assert.equal(extra, rec.doneCount === 1 && cut >= fx.bytes.length ? cut - fx.bytes.length : TRAILING.length, `cut ${cut}: bytes after the response`);
+        assert.deepEqual(names(rec.controls), names(fx.wire.controls()));
+      }
+    });
+  }
+
+  it('a column count cut short by the end of its packet throws (the connection is then dropped), it is not read from the next packet', () => {
+    const s = new ResponseScanner();
+    s.begin(ResponseKind.Result, false, false, new Recorder(Buffer.alloc(0), []));
+    // Column-count packet of 1 byte announcing a 2-byte integer (0xfc), followed by other bytes.
+    const bytes = Buffer.concat([frame(Buffer.from([0xfc]), 1), frame(Buffer.from([0x03, 0x64, 0x65, 0x66]), 2)]);
+    assert.throws(() => s.feed(bytes), RangeError);
+  });
+});
+
 // Guard against fixtures silently losing coverage.
 describe('scanner fixtures', () => {
   it('cover every control kind and response kind', () => {
