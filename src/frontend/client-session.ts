@@ -1725,7 +1725,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
         if (captureNames === null) this.addPin(PinReason.UNTRACKED_STATE);
       }
     }
-    if (this.pins.size > 0 && this.pins.has(PinReason.SET_TRANSACTION) && !(status & ServerStatus.IN_TRANS) && !(info && info.flags & StatementFlag.SET_TRANSACTION)) {
+    if (this.pins.has(PinReason.SET_TRANSACTION) && !(status & ServerStatus.IN_TRANS) && !(info && info.flags & StatementFlag.SET_TRANSACTION)) {
       this.pins.delete(PinReason.SET_TRANSACTION);
     }
     if (this.curStateChanged && !this.curVarsChanged && !explainsStateChange(info, command)) this.addPin(PinReason.UNTRACKED_STATE);
@@ -1871,7 +1871,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
 
   private setPin(reason: PinReasonName, on: boolean): void {
     if (on) this.addPin(reason);
-    else if (this.pins.size > 0) this.pins.delete(reason);
+    else this.pins.delete(reason);
   }
 
   pinReasons(): PinReasonName[] {

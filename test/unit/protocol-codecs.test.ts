@@ -41,6 +41,7 @@ import {
   parseOk,
   parseSessionState,
   readStatusAndWarnings,
+  readStatusAndWarningsAt,
   writeOk,
 } from '../../src/protocol/packets.js';
 import { PayloadReader, ProtocolDecodeError, lenencSize } from '../../src/protocol/reader.js';
@@ -525,6 +526,25 @@ describe('OK / ERR / EOF', () => {
     // OK-as-EOF long enough (≥ 9 bytes) to be recognised as an OK.
     readStatusAndWarnings(okPayload({ header: 0xfe, status: 0x22, warnings: 4, info: 'ab' }, CLIENT.SESSION_TRACK), out);
     assert.deepEqual(out, { status: 0x22, warnings: 4 });
+  });
+
+  it('readStatusAndWarningsAt reads a payload in place and never past its end', () => {
+    const out = { status: -1, warnings: -1 };
+    const junk = hex('ff ff ff ff ff ff');
+    const embed = (payload: Buffer): Buffer => Buffer.concat([junk, payload, junk]);
+    const ok = okPayload({ affectedRows: 0x10000, lastInsertId: 2 ** 40, status: 0x4003, warnings: 9 });
+    readStatusAndWarningsAt(embed(ok), junk.length, junk.length + ok.length, out);
+    assert.deepEqual(out, { status: 0x4003, warnings: 9 });
+    const eof = eofPayload(0x22, 7);
+    readStatusAndWarningsAt(embed(eof), junk.length, junk.length + eof.length, out);
+    assert.deepEqual(out, { status: 0x22, warnings: 7 });
+    // Cut short: what lies after `end` (0xff bytes) is not read as status or warnings.
+    readStatusAndWarningsAt(embed(hex('00 00 00')), junk.length, junk.length + 3, out);
+    assert.deepEqual(out, { status: 0, warnings: 0 });
+    readStatusAndWarningsAt(embed(hex('fe')), junk.length, junk.length + 1, out);
+    assert.deepEqual(out, { status: 0, warnings: 0 });
+    readStatusAndWarningsAt(embed(hex('00 fc')), junk.length, junk.length + 2, out); // lenenc past the end
+    assert.deepEqual(out, { status: 0, warnings: 0 });
   });
 
   // BUG C (packets.ts readStatusAndWarnings): a 0xfe payload shorter than 9 bytes is always read as an
