@@ -190,21 +190,26 @@ async function main() {
   wanted.forEach((k, i) => (targets[k] = sluices[i]));
   log(`ports: ${Object.values(targets).map((t) => `${t.name}=${t.port}`).join(' ')}`);
 
-  // 3. warm-up (JIT, buffer pool) — not recorded unless it fails
-  if (WARMUP > 0) {
+  // 3. warm-up: before each workload's cells, every target runs that workload for WARMUP s (JIT, buffer pool;
+  // not recorded unless it fails). Each workload takes code paths of its own: a Node process new to
+  // oltp_read_only spends a tenth of its CPU in V8's optimizing compiler for its first ~25 s of it, which a
+  // point-select warm-up alone did not pay — that showed up as Sluice's (and the relay's) read_only numbers.
+  const warmUp = async (workload) => {
+    if (!(WARMUP > 0)) return;
     for (const name of TARGETS) {
       await ensureAlive(name, 'before warm-up');
       const wt = Math.min(16, Math.max(...THREADS));
       await waitConnHeadroom(wt);
-      const w = await runSysbench(`warmup-${name}`, 'oltp_point_select', targets[name], wt, WARMUP);
-      log(`warm-up ${name}: ${w.status} ${w.qps ? Math.round(w.qps) + ' qps' : ''}`);
-      if (w.status !== 'ok') events.push({ kind: 'warmup-failure', target: name, when: `warm-up (oltp_point_select, ${wt} threads)`, exit: w.exit, errorText: w.errorText, log: w.log });
+      const w = await runSysbench(`warmup-${workload}-${name}`, workload, targets[name], wt, WARMUP);
+      log(`warm-up ${workload} ${name}: ${w.status} ${w.qps ? Math.round(w.qps) + ' qps' : ''}`);
+      if (w.status !== 'ok') events.push({ kind: 'warmup-failure', target: name, when: `warm-up (${workload}, ${wt} threads)`, exit: w.exit, errorText: w.errorText, log: w.log });
     }
-  }
+  };
 
   // 4. the matrix: per cell, ROUNDS interleaved rounds (each starts with the next target, so no target always
   // runs first or after the same neighbour); the report shows per-target medians.
   for (const workload of WORKLOADS) {
+    await warmUp(workload);
     for (const threads of THREADS) {
       const cell = new Map(TARGETS.map((name) => [name, []]));
       for (let round = 0; round < ROUNDS; round++) {
@@ -337,7 +342,7 @@ function report() {
   L.push(`# Sluice benchmark — ${STAMP}`, '');
   L.push(`- machine: ${versions.cpu ?? '?'}, ${versions.cores ?? '?'} cores, ${versions.memGiB ?? '?'} GiB RAM (sysbench, MariaDB and the proxies share it: numbers are noisy)`);
   L.push(`- ${versions.mariadbd ?? ''}; ${versions.sysbench ?? ''}; ${versions.haproxy ?? ''}; node ${versions.node ?? ''}; sluice ${versions.git ?? '?'}`);
-  L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
+  L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per workload and target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
   L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}${TARGETS.includes('sluice-nopoll') ? '**sluice-nopoll** (the same as sluice, busy polling off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');

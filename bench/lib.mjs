@@ -22,7 +22,8 @@ export const env = process.env;
 export const QUICK = env.BENCH_QUICK === '1';
 export const TIME = Number(env.BENCH_TIME ?? (QUICK ? 3 : 10));
 export const PS_MODE = env.BENCH_PS_MODE ?? 'auto';
-export const WARMUP = Number(env.BENCH_WARMUP ?? (QUICK ? 1 : 2));
+/** Seconds of warm-up per workload and target (JIT, buffer pool) before the matrix. */
+export const WARMUP = Number(env.BENCH_WARMUP ?? (QUICK ? 1 : 10));
 /** Interleaved rounds per matrix cell (each round runs every target once, starting with a different one); medians are reported. */
 export const ROUNDS = Number(env.BENCH_ROUNDS ?? 1);
 export const list = (v, dflt) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt);
