@@ -19,6 +19,7 @@ import { charsetVariables } from './collations.js';
 import { publicEncrypt, constants as cryptoConstants } from 'node:crypto';
 import type { BackendPool } from './pool.js';
 import { readInto } from '../util/socket-read.js';
+import { canWriteDirect, writeTo } from '../util/socket-write.js';
 import { backendBusy, backendIdle, noteActivity } from '../util/busy-poll.js';
 
 export interface BackendEndpoint {
@@ -111,6 +112,8 @@ let nextLocalId = 1;
 export class BackendConnection {
   readonly localId = nextLocalId++;
   socket: net.Socket;
+  /** Past authentication on a plain socket: `writeTo` may bypass its Writable (util/socket-write.ts). */
+  private directWrite = false;
   threadId = 0;
   serverVersion = '';
   capabilities = 0;
@@ -335,6 +338,7 @@ export class BackendConnection {
       this.onData(chunk);
     };
     if (!readInto(this.socket, onChunk)) this.socket.on('data', onChunk);
+    this.directWrite = canWriteDirect(this.socket);
     this.socket.on('error', (err: Error) => this.onSocketGone(err));
     this.socket.on('close', () => this.onSocketGone(null));
   }
@@ -443,7 +447,7 @@ export class BackendConnection {
   /** Writes now, or behind pipelined bytes that are still waiting for the end of the turn. */
   private write(bytes: Buffer): void {
     if (this.batch.length > 0) this.batch.push(bytes);
-    else this.socket.write(bytes);
+    else writeTo(this.socket, bytes, this.directWrite);
   }
 
   /** Pipelined bytes are written at the end of the event-loop turn (see flushDirty). */
@@ -468,7 +472,7 @@ export class BackendConnection {
     if (b.length === 0) return;
     this.batch = [];
     if (this.closed) return;
-    this.socket.write(b.length === 1 ? b[0]! : Buffer.concat(b));
+    writeTo(this.socket, b.length === 1 ? b[0]! : Buffer.concat(b), this.directWrite);
   }
 
   /**

@@ -43,6 +43,7 @@ import type { OutcomeWaiter, VerdictWaiter } from '../failover/manager.js';
 import { ReplayMismatch, ResponseChecksum, TransactionLog, replayTransaction, type RecordedStatement } from '../failover/replay.js';
 import { plainInsert, type WriteSignature } from '../failover/binlog-match.js';
 import { readInto } from '../util/socket-read.js';
+import { canWriteDirect, writeTo } from '../util/socket-write.js';
 import { noteActivity } from '../util/busy-poll.js';
 
 const LOGIN_PACKET_LIMIT = 65536;
@@ -76,6 +77,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
   userName = '';
   readonly connectedAt = Date.now();
   private socket: net.Socket;
+  /** The socket is past login and plain: `writeTo` may bypass its Writable. */
+  private directWrite = false;
   private readonly framer: PacketFramer;
   private phase = Phase.Handshake as Phase;
   private scramble = newScramble();
@@ -262,6 +265,8 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       const result = await authenticate(ctx, this, this.id, this.scramble);
       // Commands are read through the shared read buffer (plain sockets; TLS ones keep 'data' events).
       if (!this.secure && readInto(this.socket, this.onSocketData)) this.socket.off('data', this.onSocketData);
+      // Responses are written straight to the handle when nothing is queued (plain sockets; util/socket-write.ts).
+      this.directWrite = !this.secure && canWriteDirect(this.socket);
       this.capabilities = result.capabilities;
       this.profileCaps = result.capabilities & PROFILE_CAPABILITIES;
       await this.beginSession(result.user, result.collation, result.database ?? result.user.defaultSchema, result.nextSeq);
@@ -1619,7 +1624,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
 
   private writeClient(bytes: Buffer): void {
     const socket = this.socket;
-    if (!socket.write(bytes) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused && !this.shared) {
+    if (!writeTo(socket, bytes, this.directWrite) && socket.writableLength > this.ctx.config.limits.client_buffer_bytes && this.backend && !this.backendPaused && !this.shared) {
       // (A shared connection is never paused for one reader: its statements are short reads, buffered.)
       // Slow reader: stop reading from its backend connection until the client drains.
       this.backendPaused = true;

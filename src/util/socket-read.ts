@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import { streamBinding } from './stream-binding.js';
 
 /**
  * Cheaper reads for plain TCP / unix sockets on the hot path.
@@ -58,7 +59,9 @@ function readSymbols(socket: net.Socket): ReadSymbols | null {
 
 interface UserBufferHandle {
   useUserBuffer?: (buf: Uint8Array) => void;
+  onread?: (this: unknown, ab: unknown) => unknown;
 }
+
 
 /**
  * Moves an established plain socket from 'data' events to `onChunk` through the shared read buffer. The
@@ -73,9 +76,29 @@ export function readInto(socket: net.Socket, onChunk: ChunkCallback): boolean {
   if (sym === null) return false;
   const target = socket as unknown as Record<symbol, unknown>;
   if (target[sym.buffer] !== null && target[sym.buffer] !== undefined) return false;
+  const callback = copyOut(onChunk);
   target[sym.buffer] = SHARED;
-  target[sym.callback] = copyOut(onChunk);
+  target[sym.callback] = callback;
   target[sym.generator] = null;
   handle.useUserBuffer(SHARED);
+  if (streamBinding !== null && typeof handle.onread === 'function') handle.onread = directOnRead(socket, callback, handle.onread);
   return true;
+}
+
+/**
+ * The handle's read callback for data: straight to our callback, skipping Node's generic `onStreamRead`
+ * (which would look the stream up, refresh its timeout timer and call the same callback). End of stream,
+ * errors and reads on a destroyed socket still go through Node's, which knows what to do with them.
+ */
+function directOnRead(socket: net.Socket, callback: (nread: number, buf: Buffer) => void, generic: (this: unknown, ab: unknown) => unknown): (this: unknown, ab: unknown) => unknown {
+  const state = streamBinding!.state;
+  const at = streamBinding!.readBytesOrError;
+  return function onRead(this: unknown, ab: unknown): unknown {
+    const nread = state[at]!;
+    if (nread > 0 && !socket.destroyed) {
+      callback(nread, SHARED);
+      return undefined;
+    }
+    return generic.call(this, ab);
+  };
 }

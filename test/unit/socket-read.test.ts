@@ -1,6 +1,7 @@
 // readInto: an accepted plain socket moved from 'data' events to the shared read buffer. Loopback sockets,
 // no server: chunks must be the callback's own (not views of the shared buffer), pause/resume must still
-// stop and restart reading, the end of the stream must still end the socket, and TLS sockets are refused.
+// stop and restart reading, the end of the stream (or a reset) must still end the socket, and TLS sockets are
+// refused.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -76,6 +77,24 @@ describe('readInto (shared read buffer)', () => {
     accepted.on('close', () => (closed = true));
     client.end();
     await until(() => closed, 'close after the peer ended');
+    server.close();
+  });
+
+  it('data skips Node\'s generic read callback; a reset from the peer still reaches the socket as an error', async () => {
+    const { server, accepted, client } = await socketPair();
+    let got = 0;
+    assert.equal(readInto(accepted, (c) => (got += c.length)), true);
+    const handle = (accepted as unknown as { _handle: { onread: { name: string } } })._handle;
+    assert.equal(handle.onread.name, 'onRead', 'our read callback is installed on the handle');
+    client.write(Buffer.alloc(7));
+    await until(() => got === 7, 'bytes');
+    let error: NodeJS.ErrnoException | null = null;
+    let closed = false;
+    accepted.on('error', (e: NodeJS.ErrnoException) => (error = e));
+    accepted.on('close', () => (closed = true));
+    client.resetAndDestroy();
+    await until(() => closed, 'close after the reset');
+    assert.equal((error as NodeJS.ErrnoException | null)?.code, 'ECONNRESET');
     server.close();
   });
 
