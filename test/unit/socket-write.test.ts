@@ -7,36 +7,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
+import { socketPair, until } from '../helpers/socket-pair.js';
 import { streamBinding } from '../../src/util/stream-binding.js';
 import { canWriteDirect, writeTo } from '../../src/util/socket-write.js';
-
-interface Pair {
-  server: net.Server;
-  accepted: net.Socket;
-  client: net.Socket;
-}
-
-async function socketPair(): Promise<Pair> {
-  const server = net.createServer();
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const client = net.connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
-  return { server, accepted: await accepted, client };
-}
-
-function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
 
 /** Counts the writes that went through socket.write. */
 function spyWrite(socket: net.Socket): { calls: number } {
