@@ -266,7 +266,7 @@ export class ClientSession implements PipelineClient, PoolWaiter, SessionHandle,
       // Commands are read through the shared read buffer (plain sockets; TLS ones keep 'data' events).
       if (!this.secure && readInto(this.socket, this.onSocketData)) this.socket.off('data', this.onSocketData);
       // Responses are written straight to the handle when nothing is queued (plain sockets; util/socket-write.ts).
-      this.directWrite = !this.secure && canWriteDirect(this.socket);
+      this.directWrite = canWriteDirect(this.socket);
       this.capabilities = result.capabilities;
       this.profileCaps = result.capabilities & PROFILE_CAPABILITIES;
       await this.beginSession(result.user, result.collation, result.database ?? result.user.defaultSchema, result.nextSeq);

@@ -62,7 +62,6 @@ interface UserBufferHandle {
   onread?: (this: unknown, ab: unknown) => unknown;
 }
 
-
 /**
  * Moves an established plain socket from 'data' events to `onChunk` through the shared read buffer. The
  * caller removes its own 'data' listener when this returns true. False (socket left as it was): a TLS

@@ -74,12 +74,10 @@ export function writeTo(socket: net.Socket, data: Buffer, direct: boolean): bool
   if (req === null) {
     req = new binding!.WriteWrap();
     req.oncomplete = onDirectWriteComplete;
-    req.async = false;
     req.buffer = null;
     req.socket = null;
     spare = req;
   }
-  req.handle = handle;
   const err = handle.writeBuffer(req, data);
   if (err !== 0) {
     socket.destroy(writeError(err));
@@ -88,9 +86,7 @@ export function writeTo(socket: net.Socket, data: Buffer, direct: boolean): bool
   if (state[LAST_WRITE_WAS_ASYNC] !== 0) {
     // Queued in libuv: this request object is bound to that write until it completes.
     spare = null;
-    req.async = true;
-    req.bytes = data.length;
-    req.buffer = data; // kept alive until written
+    req.buffer = data;
     req.socket = socket;
   }
   return true;

@@ -4,11 +4,10 @@
  * Reached through `process.binding` (public, deprecated in docs only); `null` when this Node does not offer it,
  * and then util/socket-read.ts and util/socket-write.ts use the public stream API for everything.
  */
+/** A write request: the handle calls its `oncomplete` when a queued write ends. */
 export interface WriteReq {
-  handle: unknown;
   oncomplete: (this: WriteReq, status: number) => void;
-  async: boolean;
-  bytes: number;
+  /** Keeps a queued write's bytes alive until libuv has written them. */
   buffer: Buffer | null;
   socket: import('node:net').Socket | null;
 }
