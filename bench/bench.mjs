@@ -13,7 +13,7 @@ import {
   BENCH_DIR, startTopology, findFreePorts, env, QUICK, TIME, PS_MODE, WARMUP, ROUNDS, list, TABLES, TABLE_SIZE, TMP, STAMP, LOG_DIR,
   SLUICE_USER, die, log, sleep, state, setTopology, teardown, stopProc, spawnTracked, jsonChannel, fmtExit, tail, waitPort,
   readRssKiB, mib, cpuTicks, machineTicks, usPerQuery, status, waitConnHeadroom as waitHeadroom, prepareSysbench, runSysbench, startSluiceProc as startSluice,
-  collectVersions, saveServerLogs, writeResults, f, int, ratio, cell,
+  collectVersions, gitDescribe, saveServerLogs, writeResults, f, int, ratio, cell,
 } from './lib.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -23,9 +23,12 @@ const WORKLOADS = list(env.BENCH_WORKLOADS, ['oltp_point_select', 'oltp_read_onl
 const THREADS = list(env.BENCH_THREADS, QUICK ? ['1', '16'] : ['1', '16', '64']).map(Number);
 // sluice-nopipe (multiplexing on, pool.pipelining off) only when asked for: it isolates what pipelining brings.
 // sluice-nopoll (tuning.busy_poll_us: 0) isolates what busy polling brings (latency at low concurrency).
-const SLUICE_KINDS = ['sluice', 'sluice-nopipe', 'sluice-nopoll', 'sluice-nomux'];
+// sluice-base is the same as sluice, run from another checkout (BENCH_BASE_DIR, built: `npm ci && npm run build`
+// there, e.g. `git worktree add /tmp/base <commit>`): an A/B of two builds in one run, interleaved round by round.
+const SLUICE_KINDS = ['sluice', 'sluice-base', 'sluice-nopipe', 'sluice-nopoll', 'sluice-nomux'];
 const ALL_TARGETS = ['direct', 'haproxy', 'node-relay', ...SLUICE_KINDS];
-const TARGETS = list(env.BENCH_TARGETS, ALL_TARGETS.filter((t) => t !== 'sluice-nopipe'));
+const TARGETS = list(env.BENCH_TARGETS, ALL_TARGETS.filter((t) => t !== 'sluice-nopipe' && t !== 'sluice-base'));
+const BASE_DIR = env.BENCH_BASE_DIR ? path.resolve(env.BENCH_BASE_DIR) : null;
 const BIG_THREADS = Number(env.BENCH_BIG_THREADS ?? 1000);
 const IDLE_CONNS = Number(env.BENCH_IDLE_CONNS ?? 5000);
 const SKIP = new Set(list(env.BENCH_SKIP, [])); // 'big', 'mem'
@@ -34,6 +37,12 @@ const MAX_CONNECTIONS = 100;
 const MEM_TARGET_MIB = 100;
 
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) die(`BENCH_TARGETS: unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
+if (TARGETS.includes('sluice-base')) {
+  if (BASE_DIR === null) die('BENCH_TARGETS: sluice-base needs BENCH_BASE_DIR=<a built checkout of the commit to compare with>');
+  for (const f of ['bench/sluice-server.mjs', 'dist/src/app.js']) {
+    if (!fs.existsSync(path.join(BASE_DIR, f))) die(`BENCH_BASE_DIR: ${path.join(BASE_DIR, f)} is missing (build that checkout first: npm ci && npm run build)`);
+  }
+}
 
 let topo = null;
 const waitConnHeadroom = (need) => waitHeadroom(need, MAX_CONNECTIONS);
@@ -63,7 +72,7 @@ function sluiceConfig(kind) {
   };
 }
 
-const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind));
+const startSluiceProc = (kind) => startSluice(kind, sluiceConfig(kind), kind === 'sluice-base' ? BASE_DIR : undefined);
 /** The Sluice variants this run needs (the 1000-thread test uses `sluice`). */
 const wantedSluices = () => SLUICE_KINDS.filter((k) => TARGETS.includes(k) || (k === 'sluice' && !SKIP.has('big')));
 
@@ -165,6 +174,7 @@ let fatalError = null;
 
 async function main() {
   versions = collectVersions({ haproxy: true });
+  if (BASE_DIR !== null && TARGETS.includes('sluice-base')) versions.baseGit = gitDescribe(BASE_DIR);
 
   log(`settings: time=${TIME}s warmup=${WARMUP}s ps-mode=${PS_MODE} workloads=${WORKLOADS.join(',')} threads=${THREADS.join(',')} targets=${TARGETS.join(',')} tmp=${TMP}`);
 
@@ -343,7 +353,7 @@ function report() {
   L.push(`- machine: ${versions.cpu ?? '?'}, ${versions.cores ?? '?'} cores, ${versions.memGiB ?? '?'} GiB RAM (sysbench, MariaDB and the proxies share it: numbers are noisy)`);
   L.push(`- ${versions.mariadbd ?? ''}; ${versions.sysbench ?? ''}; ${versions.haproxy ?? ''}; node ${versions.node ?? ''}; sluice ${versions.git ?? '?'}`);
   L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per workload and target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
-  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}${TARGETS.includes('sluice-nopoll') ? '**sluice-nopoll** (the same as sluice, busy polling off), ' : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
+  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}${TARGETS.includes('sluice-nopoll') ? '**sluice-nopoll** (the same as sluice, busy polling off), ' : ''}${TARGETS.includes('sluice-base') ? `**sluice-base** (the same as sluice, the build in ${BASE_DIR}${versions.baseGit ? ` at ${versions.baseGit}` : ''}), ` : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');
   if (ROUNDS > 1) L.push(`- every cell is the **median of ${ROUNDS} interleaved rounds** (each round runs every target once, starting with a different one); errors and reconnects are summed over the rounds; the rounds themselves are listed under each table.`);
@@ -378,8 +388,9 @@ function report() {
       // Round by round, the two ratios the core issue's targets are about: Sluice's QPS × HAProxy's, and its
       // extra latency × the relay's (same round, so the same machine weather).
       L.push('', 'Rounds (same round = same machine conditions): Sluice QPS × HAProxy, and Sluice extra latency × relay extra latency, each round and their median (the steadiest single figure on a noisy machine: each ratio compares runs a few seconds apart):', '');
-      L.push('| threads | QPS: ' + TARGETS.join(' / ') + ' | sluice × haproxy | median | extra × relay | median |');
-      L.push('|---:|---|---|---:|---|---:|');
+      const withBase = TARGETS.includes('sluice-base');
+      L.push('| threads | QPS: ' + TARGETS.join(' / ') + ' | sluice × haproxy | median | extra × relay | median |' + (withBase ? ' sluice-base × haproxy | median |' : ''));
+      L.push('|---:|---|---|---:|---|---:|' + (withBase ? '---|---:|' : ''));
       for (const threads of THREADS) {
         const by = Object.fromEntries(rows.filter((r) => r.threads === threads).map((r) => [r.target, r.rounds ?? []]));
         const qpsCols = [];
@@ -387,6 +398,8 @@ function report() {
         const xr = [];
         const xhv = [];
         const xrv = [];
+        const bh = [];
+        const bhv = [];
         for (let i = 0; i < ROUNDS; i++) {
           const at = (n) => by[n]?.[i];
           qpsCols.push(TARGETS.map((n) => int(at(n)?.qps)).join(' / '));
@@ -398,8 +411,13 @@ function report() {
           const sx = ex(s), rx = ex(rl);
           xr.push(sx !== null && rx !== null && rx >= 0.005 ? f(sx / rx) : '—');
           if (sx !== null && rx !== null && rx >= 0.005) xrv.push(sx / rx);
+          const b = at('sluice-base');
+          const qb = b && h ? ratio(b.qps, h.qps) : null;
+          bh.push(qb !== null ? f(qb) : '—');
+          if (typeof qb === 'number' && Number.isFinite(qb)) bhv.push(qb);
         }
-        L.push(`| ${threads} | ${qpsCols.join('; ')} | ${xh.join(', ')} | ${xhv.length ? f(median(xhv)) : '—'} | ${xr.join(', ')} | ${xrv.length ? f(median(xrv)) : '—'} |`);
+        const baseCols = withBase ? ` ${bh.join(', ')} | ${bhv.length ? f(median(bhv)) : '—'} |` : '';
+        L.push(`| ${threads} | ${qpsCols.join('; ')} | ${xh.join(', ')} | ${xhv.length ? f(median(xhv)) : '—'} | ${xr.join(', ')} | ${xrv.length ? f(median(xrv)) : '—'} |${baseCols}`);
       }
     }
     L.push('', `CPU per query (µs, from /proc/<pid>/stat over each run; the proxy's user-space share in parentheses) and machine idle:`, '');

@@ -463,14 +463,17 @@ export async function runSysbench(label, workload, target, threads, time, timeou
 // Sluice in its own process (bench/sluice-server.mjs)
 
 const sluiceStarts = {};
-/** Starts bench/sluice-server.mjs with `config` (an object as written in YAML); resolves once it accepts. */
-export async function startSluiceProc(kind, config) {
+/**
+ * Starts bench/sluice-server.mjs with `config` (an object as written in YAML); resolves once it accepts. `root`: the
+ * checkout whose build runs (default this one; the `sluice-base` target runs another commit's build).
+ */
+export async function startSluiceProc(kind, config, root = ROOT) {
   const cfgFile = path.join(TMP, `${kind}.json`);
   fs.writeFileSync(cfgFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   const logFile = path.join(LOG_DIR, `${kind}.log`);
   sluiceStarts[kind] = (sluiceStarts[kind] ?? 0) + 1;
   fs.appendFileSync(logFile, `--- start #${sluiceStarts[kind]} at ${new Date().toISOString()}\n`);
-  const proc = jsonChannel(kind, process.execPath, ['--expose-gc', path.join(BENCH_DIR, 'sluice-server.mjs'), cfgFile], {
+  const proc = jsonChannel(kind, process.execPath, ['--expose-gc', path.join(root, 'bench', 'sluice-server.mjs'), cfgFile], {
     logFile,
     marker: cfgFile,
   });
@@ -497,10 +500,16 @@ export function collectVersions({ haproxy = false } = {}) {
   versions.cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?').trim();
   versions.cores = os.cpus().length;
   versions.memGiB = (os.totalmem() / 2 ** 30).toFixed(1);
-  versions.git = versionOf('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
-  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8', timeout: 10000 }).stdout?.trim();
-  if (dirty) versions.git += ' (src/ has uncommitted changes)';
+  versions.git = gitDescribe(ROOT);
   return versions;
+}
+
+/** The commit a checkout is at, noting uncommitted changes under src/. */
+export function gitDescribe(dir) {
+  let rev = versionOf('git', ['-C', dir, 'rev-parse', '--short', 'HEAD']);
+  const dirty = spawnSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8', timeout: 10000 }).stdout?.trim();
+  if (dirty) rev += ' (src/ has uncommitted changes)';
+  return rev;
 }
 
 /** Keeps every server's error log (before the topology dir goes) in LOG_DIR. */

@@ -18,7 +18,9 @@
 #   BENCH_THREADS=1,16,64    thread counts
 #   BENCH_TARGETS=...        subset of direct,haproxy,node-relay,sluice,sluice-nopoll,sluice-nomux (default all of
 #                            these), plus sluice-nopipe (pool.pipelining off) when named; sluice-nopoll is sluice with
-#                            tuning.busy_poll_us: 0
+#                            tuning.busy_poll_us: 0; sluice-base (with BENCH_BASE_DIR) is sluice run from another build
+#   BENCH_BASE_DIR=dir       a built checkout of another commit (git worktree add dir <commit>; npm ci && npm run
+#                            build there) for the sluice-base target: an A/B of two builds, interleaved round by round
 #   BENCH_BIG_THREADS=1000   client threads of the max_connections test
 #   BENCH_IDLE_CONNS=5000    idle connections of the memory test
 #   BENCH_SKIP=big,mem       skip the 1000-thread and/or memory test
