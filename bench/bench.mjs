@@ -353,7 +353,17 @@ function report() {
   L.push(`- machine: ${versions.cpu ?? '?'}, ${versions.cores ?? '?'} cores, ${versions.memGiB ?? '?'} GiB RAM (sysbench, MariaDB and the proxies share it: numbers are noisy)`);
   L.push(`- ${versions.mariadbd ?? ''}; ${versions.sysbench ?? ''}; ${versions.haproxy ?? ''}; node ${versions.node ?? ''}; sluice ${versions.git ?? '?'}`);
   L.push(`- sysbench: ${TABLES} tables × ${TABLE_SIZE} rows, ${TIME} s per run (after a ${WARMUP} s warm-up per workload and target), --db-ps-mode=${PS_MODE}, --rand-type=uniform; MariaDB max_connections=${MAX_CONNECTIONS}`);
-  L.push(`- targets: **direct** (MariaDB), **haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'}), **node-relay** (bench/node-relay.mjs: net + pipe), **sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs), ${TARGETS.includes('sluice-nopipe') ? '**sluice-nopipe** (the same, pipelining off), ' : ''}${TARGETS.includes('sluice-nopoll') ? '**sluice-nopoll** (the same as sluice, busy polling off), ' : ''}${TARGETS.includes('sluice-base') ? `**sluice-base** (the same as sluice, the build in ${BASE_DIR}${versions.baseGit ? ` at ${versions.baseGit}` : ''}), ` : ''}**sluice-nomux** (multiplexing off, pool max 200); each proxy in its own process`);
+  const described = {
+    direct: '**direct** (MariaDB)',
+    haproxy: `**haproxy** (mode tcp, ${HAPROXY_THREADS ? `nbthread ${HAPROXY_THREADS}` : 'default nbthread'})`,
+    'node-relay': '**node-relay** (bench/node-relay.mjs: net + pipe)',
+    sluice: '**sluice** (multiplexing on, pool max 20, pipelining on, busy polling 100 µs)',
+    'sluice-base': `**sluice-base** (the same as sluice, the build in ${BASE_DIR}${versions.baseGit ? ` at ${versions.baseGit}` : ''})`,
+    'sluice-nopipe': '**sluice-nopipe** (the same as sluice, pipelining off)',
+    'sluice-nopoll': '**sluice-nopoll** (the same as sluice, busy polling off)',
+    'sluice-nomux': '**sluice-nomux** (multiplexing off, pool max 200)',
+  };
+  L.push(`- targets: ${TARGETS.map((t) => described[t]).join(', ')}; each proxy in its own process`);
   L.push('- QPS = sysbench queries/s. Latency = per sysbench event (1 query for oltp_point_select; a 16-statement BEGIN…COMMIT transaction for oltp_read_only), ms.');
   L.push('- extra = avg latency − direct avg latency (same workload/threads); "× haproxy" / "× relay" = that extra divided by HAProxy\'s / node-relay\'s extra (— when the denominator is < 0.005 ms).');
   if (ROUNDS > 1) L.push(`- every cell is the **median of ${ROUNDS} interleaved rounds** (each round runs every target once, starting with a different one); errors and reconnects are summed over the rounds; the rounds themselves are listed under each table.`);
